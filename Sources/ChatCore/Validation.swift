@@ -1,0 +1,121 @@
+import Foundation
+
+/// Input rules of the domain. Each function returns the normalized value or throws a `ChatError` that names the field.
+public enum Validate {
+    /// 3–32 characters of ASCII letters, digits, `_` and `.`; unique case-insensitively, so it is kept as typed
+    /// and compared with `COLLATE NOCASE` in the store.
+    public static func handle(_ raw: String, field: String = "handle") throws -> String {
+        let count = raw.unicodeScalars.count
+        guard (3...32).contains(count) else {
+            throw ChatError.invalid("\(field) must be 3–32 characters, got \(count)")
+        }
+        for scalar in raw.unicodeScalars {
+            let ok = scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "_" || scalar == ".")
+            guard ok else {
+                throw ChatError.invalid("\(field) may contain only letters, digits, '_' and '.'")
+            }
+        }
+        return raw
+    }
+
+    /// 8–72 bytes of UTF-8: bcrypt ignores whatever follows the 72nd byte, so longer passwords are refused
+    /// rather than silently truncated.
+    public static func password(_ raw: String) throws -> String {
+        let bytes = raw.utf8.count
+        guard bytes >= 8 else { throw ChatError.invalid("password must be at least 8 characters") }
+        guard bytes <= 72 else { throw ChatError.invalid("password must be at most 72 bytes of UTF-8") }
+        return raw
+    }
+
+    /// 1–64 characters, no control characters, surrounding whitespace trimmed.
+    public static func displayName(_ raw: String, field: String = "display_name") throws -> String {
+        try line(raw, field: field, maxCharacters: 64)
+    }
+
+    /// A group title: 1–128 characters, no control characters.
+    public static func title(_ raw: String) throws -> String {
+        try line(raw, field: "title", maxCharacters: 128)
+    }
+
+    /// Message text: not empty or only whitespace, at most `maxBytes` bytes of UTF-8.
+    public static func messageText(_ raw: String, maxBytes: Int) throws -> String {
+        let bytes = raw.utf8.count
+        guard bytes <= maxBytes else {
+            throw ChatError(.payloadTooLarge, "text is \(bytes) bytes of UTF-8; the limit is \(maxBytes)")
+        }
+        guard raw.contains(where: { !$0.isWhitespace }) else {
+            throw ChatError.invalid("text must not be empty")
+        }
+        return raw
+    }
+
+    /// The client's idempotency key for a send: 1–64 printable ASCII characters.
+    public static func clientID(_ raw: String) throws -> String {
+        guard (1...64).contains(raw.utf8.count),
+              raw.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value <= 0x7E })
+        else {
+            throw ChatError.invalid("client_id must be 1–64 printable ASCII characters without spaces")
+        }
+        return raw
+    }
+
+    /// A reaction is exactly one emoji: one grapheme cluster that is rendered as an emoji.
+    public static func emoji(_ raw: String) throws -> String {
+        guard raw.count == 1, let first = raw.unicodeScalars.first, raw.utf8.count <= 64,
+              first.properties.isEmojiPresentation
+                || raw.unicodeScalars.contains(where: { $0.value == 0xFE0F })
+                || (first.properties.isEmoji && raw.unicodeScalars.count > 1)
+        else {
+            throw ChatError.invalid("emoji must be exactly one emoji")
+        }
+        return raw
+    }
+
+    /// A positive row id or seq from a client.
+    public static func positive(_ value: Int64, field: String) throws -> Int64 {
+        guard value > 0 else { throw ChatError.invalid("\(field) must be a positive integer") }
+        return value
+    }
+
+    /// A page size: 1…`max`, `default` when absent.
+    public static func limit(_ value: Int?, default defaultValue: Int, max: Int) throws -> Int {
+        guard let value else { return defaultValue }
+        guard (1...max).contains(value) else { throw ChatError.invalid("limit must be between 1 and \(max)") }
+        return value
+    }
+
+    /// An e-mail address or an E.164 phone number, normalized (lowercased e-mail, digits-only phone with `+`).
+    public static func otpDestination(_ raw: String, channel: OTPChannel) throws -> String {
+        switch channel {
+        case .email:
+            let value = raw.trimmingCharacters(in: .whitespaces).lowercased()
+            let parts = value.split(separator: "@", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), value.utf8.count <= 254,
+                  !value.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 })
+            else { throw ChatError.invalid("destination is not a valid e-mail address") }
+            return value
+        case .sms:
+            let digits = raw.filter { !" -().".contains($0) }
+            guard digits.hasPrefix("+"), (8...16).contains(digits.count),
+                  digits.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber })
+            else { throw ChatError.invalid("destination must be a phone number in E.164 form, like +14155550123") }
+            return digits
+        }
+    }
+
+    private static func line(_ raw: String, field: String, maxCharacters: Int) throws -> String {
+        let value = raw.trimmingCharacters(in: .whitespaces)
+        guard !value.isEmpty else { throw ChatError.invalid("\(field) must not be empty") }
+        guard value.count <= maxCharacters else {
+            throw ChatError.invalid("\(field) must be at most \(maxCharacters) characters")
+        }
+        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ChatError.invalid("\(field) must not contain control characters")
+        }
+        return value
+    }
+}
+
+public enum OTPChannel: String, Codable, Sendable {
+    case sms, email
+}

@@ -1,0 +1,78 @@
+import ChatStore
+
+/// Everything chatd can be told, with the embedded development default as the initial values.
+/// `etc/chatd.toml` documents every key; `ConfigReader` reads them from TOML and `CHATD_*` variables.
+public struct ChatConfig: Sendable, Equatable {
+    public struct Server: Sendable, Equatable {
+        public var host = "127.0.0.1"
+        public var port = 8080
+    }
+
+    public struct Storage: Sendable, Equatable {
+        public var dataDirectory = "./chatd-data"
+        public var durability = Durability.full
+    }
+
+    public struct Auth: Sendable, Equatable {
+        /// HS256 secret for chatd's own access tokens; generated and kept in the data folder when empty.
+        public var jwtSecret = ""
+        public var accessTokenSeconds = 900
+        public var refreshTokenSeconds = 7 * 24 * 3600
+        public var bcryptCost = 12
+        /// Key of the app's own backend for `/v1/server/*`; empty disables that API.
+        public var apiKey = ""
+    }
+
+    public struct OTP: Sendable, Equatable {
+        /// Where codes are POSTed for delivery; empty means "write them to the log" (development only).
+        public var webhookURL = ""
+        public var codeSeconds = 300
+        public var maxAttempts = 5
+    }
+
+    /// Tokens minted by the app's own backend ("bring your own auth").
+    public struct ExternalAuth: Sendable, Equatable {
+        public var issuer = ""
+        public var audience = ""
+        public var algorithm = "HS256"
+        public var secret = ""
+        public var publicKeyFile = ""
+
+        public var isEnabled: Bool { !issuer.isEmpty }
+    }
+
+    public struct Limits: Sendable, Equatable {
+        public var maxBodyBytes = 64 * 1024
+        public var maxMessageBytes = 4096
+        public var maxGroupMembers = 1000
+        public var authRequestsPerMinute = 100
+        public var messagesPerMinute = 600
+    }
+
+    public struct Events: Sendable, Equatable {
+        public var retentionDays = 30
+    }
+
+    public struct Log: Sendable, Equatable {
+        public var level = "info"
+    }
+
+    public var server = Server()
+    public var storage = Storage()
+    public var auth = Auth()
+    public var otp = OTP()
+    public var external = ExternalAuth()
+    public var limits = Limits()
+    public var events = Events()
+    public var log = Log()
+    /// True when no config file was given: loopback, plain HTTP, local data, OTP codes in the log.
+    public var isDevelopmentDefault = true
+
+    public init() {}
+
+    var storeLimits: StoreLimits {
+        StoreLimits(
+            maxMessageBytes: limits.maxMessageBytes, maxGroupMembers: limits.maxGroupMembers,
+            eventRetentionDays: events.retentionDays)
+    }
+}

@@ -1,0 +1,92 @@
+import ChatStore
+
+/// Every configuration key: its dotted TOML path (also its `CHATD_*` variable), its type and where it goes.
+/// A key that is not in this list is an error, so a typo never silently falls back to a default.
+struct ConfigKey: Sendable {
+    enum Kind: Sendable {
+        case string
+        case int(ClosedRange<Int>)
+        case choice([String])
+    }
+
+    let path: String
+    let kind: Kind
+    let apply: @Sendable (inout ChatConfig, ConfigValue) -> Void
+
+    /// `server.port` → `CHATD_SERVER_PORT`
+    var environmentName: String {
+        "CHATD_" + path.uppercased().replacingOccurrences(of: ".", with: "_")
+    }
+
+    var expectation: String {
+        switch kind {
+        case .string: "a string"
+        case .int(let range): "an integer from \(range.lowerBound) to \(range.upperBound)"
+        case .choice(let choices): "one of " + choices.map { "\"\($0)\"" }.joined(separator: ", ")
+        }
+    }
+}
+
+enum ConfigValue: Sendable {
+    case string(String)
+    case int(Int)
+
+    var string: String {
+        if case .string(let value) = self { return value }
+        return ""
+    }
+
+    var int: Int {
+        if case .int(let value) = self { return value }
+        return 0
+    }
+}
+
+extension ConfigKey {
+    static func string(_ path: String, _ set: @escaping @Sendable (inout ChatConfig, String) -> Void) -> ConfigKey {
+        ConfigKey(path: path, kind: .string) { set(&$0, $1.string) }
+    }
+
+    static func int(
+        _ path: String, _ range: ClosedRange<Int>, _ set: @escaping @Sendable (inout ChatConfig, Int) -> Void
+    ) -> ConfigKey {
+        ConfigKey(path: path, kind: .int(range)) { set(&$0, $1.int) }
+    }
+
+    static func choice(
+        _ path: String, _ choices: [String], _ set: @escaping @Sendable (inout ChatConfig, String) -> Void
+    ) -> ConfigKey {
+        ConfigKey(path: path, kind: .choice(choices)) { set(&$0, $1.string) }
+    }
+
+    static let all: [ConfigKey] = [
+        .string("server.host") { $0.server.host = $1 },
+        .int("server.port", 0...65535) { $0.server.port = $1 },
+        .string("storage.data_dir") { $0.storage.dataDirectory = $1 },
+        .choice("storage.synchronous", Durability.allCases.map(\.rawValue)) {
+            $0.storage.durability = Durability(rawValue: $1) ?? .full
+        },
+        .string("auth.jwt_secret") { $0.auth.jwtSecret = $1 },
+        .int("auth.access_token_seconds", 60...86_400) { $0.auth.accessTokenSeconds = $1 },
+        .int("auth.refresh_token_seconds", 300...(366 * 86_400)) { $0.auth.refreshTokenSeconds = $1 },
+        .int("auth.bcrypt_cost", 4...16) { $0.auth.bcryptCost = $1 },
+        .string("auth.api_key") { $0.auth.apiKey = $1 },
+        .string("otp.webhook_url") { $0.otp.webhookURL = $1 },
+        .int("otp.code_seconds", 30...3600) { $0.otp.codeSeconds = $1 },
+        .int("otp.max_attempts", 1...20) { $0.otp.maxAttempts = $1 },
+        .string("external_auth.issuer") { $0.external.issuer = $1 },
+        .string("external_auth.audience") { $0.external.audience = $1 },
+        .choice("external_auth.algorithm", ["HS256", "RS256", "ES256"]) { $0.external.algorithm = $1 },
+        .string("external_auth.secret") { $0.external.secret = $1 },
+        .string("external_auth.public_key_file") { $0.external.publicKeyFile = $1 },
+        .int("limits.max_body_bytes", 1024...(16 << 20)) { $0.limits.maxBodyBytes = $1 },
+        .int("limits.max_message_bytes", 16...65_536) { $0.limits.maxMessageBytes = $1 },
+        .int("limits.max_group_members", 2...100_000) { $0.limits.maxGroupMembers = $1 },
+        .int("limits.auth_requests_per_minute", 1...1_000_000) { $0.limits.authRequestsPerMinute = $1 },
+        .int("limits.messages_per_minute", 1...1_000_000) { $0.limits.messagesPerMinute = $1 },
+        .int("events.retention_days", 1...3650) { $0.events.retentionDays = $1 },
+        .choice("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"]) {
+            $0.log.level = $1
+        },
+    ]
+}

@@ -1,0 +1,170 @@
+import Foundation
+import TOMLKit
+
+/// What is wrong with a configuration: every problem found, each naming its source (file or variable) and key.
+public struct ConfigError: Error, CustomStringConvertible {
+    public var problems: [String]
+    public var description: String { problems.joined(separator: "\n") }
+}
+
+/// The one configuration reader: the TOML file (if any), then `CHATD_*` environment overrides, then checks that
+/// span keys. Without a file the result is the embedded development default.
+public enum ConfigReader {
+    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws -> ChatConfig
+    {
+        var config = ChatConfig()
+        var problems: [String] = []
+        if let file {
+            config.isDevelopmentDefault = false
+            do {
+                let text = try String(contentsOfFile: file, encoding: .utf8)
+                try apply(toml: text, source: file, to: &config, problems: &problems)
+            } catch let error as ConfigError {
+                problems += error.problems
+            } catch {
+                problems.append("\(file): cannot read the file: \(error.localizedDescription)")
+            }
+        }
+        applyEnvironment(environment, to: &config, problems: &problems)
+        problems += check(config, source: file ?? "configuration")
+        guard problems.isEmpty else { throw ConfigError(problems: problems) }
+        return config
+    }
+
+    static func apply(toml text: String, source: String, to config: inout ChatConfig, problems: inout [String])
+        throws
+    {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(problems: [
+                "\(source):\(error.source.begin.line):\(error.source.begin.column): \(error.description)"
+            ])
+        }
+        var values: [(String, any TOMLValueConvertible)] = []
+        flatten(table, prefix: "", into: &values)
+        let keys = Dictionary(uniqueKeysWithValues: ConfigKey.all.map { ($0.path, $0) })
+        for (path, value) in values {
+            guard let key = keys[path] else {
+                problems.append("\(source): unknown key '\(path)'")
+                continue
+            }
+            switch convert(value, to: key) {
+            case .success(let converted): key.apply(&config, converted)
+            case .failure(let reason): problems.append("\(source): key '\(path)' \(reason)")
+            }
+        }
+    }
+
+    static func applyEnvironment(
+        _ environment: [String: String], to config: inout ChatConfig, problems: inout [String]
+    ) {
+        let known = Set(ConfigKey.all.map(\.environmentName))
+        for key in ConfigKey.all {
+            guard let raw = environment[key.environmentName] else { continue }
+            switch parse(raw, as: key) {
+            case .success(let value): key.apply(&config, value)
+            case .failure(let reason): problems.append("environment \(key.environmentName) \(reason)")
+            }
+        }
+        for name in environment.keys.sorted() where name.hasPrefix("CHATD_") && !known.contains(name) {
+            if name == "CHATD_CONFIG" { continue }
+            problems.append("environment \(name) is not a chatd setting")
+        }
+    }
+
+    /// Rules that involve more than one key, or the outside world.
+    static func check(_ config: ChatConfig, source: String) -> [String] {
+        var problems: [String] = []
+        if !config.auth.jwtSecret.isEmpty, config.auth.jwtSecret.utf8.count < 32 {
+            problems.append("\(source): key 'auth.jwt_secret' must be at least 32 bytes (or empty to generate one)")
+        }
+        if !config.auth.apiKey.isEmpty, config.auth.apiKey.utf8.count < 24 {
+            problems.append("\(source): key 'auth.api_key' must be at least 24 characters (or empty to disable)")
+        }
+        if !config.otp.webhookURL.isEmpty {
+            let url = URL(string: config.otp.webhookURL)
+            if url?.host == nil || !["http", "https"].contains(url?.scheme ?? "") {
+                problems.append("\(source): key 'otp.webhook_url' must be an http or https URL")
+            }
+        }
+        let external = config.external
+        if external.isEnabled {
+            if external.audience.isEmpty {
+                problems.append("\(source): key 'external_auth.audience' is required when 'external_auth.issuer' is set")
+            }
+            if external.algorithm == "HS256" {
+                if external.secret.utf8.count < 32 {
+                    problems.append("\(source): key 'external_auth.secret' must be at least 32 bytes for HS256")
+                }
+            } else if external.publicKeyFile.isEmpty {
+                problems.append(
+                    "\(source): key 'external_auth.public_key_file' is required for \(external.algorithm)")
+            } else if !FileManager.default.isReadableFile(atPath: external.publicKeyFile) {
+                problems.append(
+                    "\(source): key 'external_auth.public_key_file': cannot read \(external.publicKeyFile)")
+            }
+        }
+        if config.limits.maxMessageBytes * 2 > config.limits.maxBodyBytes {
+            problems.append(
+                "\(source): key 'limits.max_body_bytes' must be at least twice 'limits.max_message_bytes' "
+                    + "(JSON escaping can double a text)")
+        }
+        if config.storage.dataDirectory.isEmpty {
+            problems.append("\(source): key 'storage.data_dir' must not be empty")
+        }
+        return problems
+    }
+
+    private static func flatten(
+        _ table: TOMLTable, prefix: String, into values: inout [(String, any TOMLValueConvertible)]
+    ) {
+        for (key, value) in table {
+            let path = prefix.isEmpty ? key : "\(prefix).\(key)"
+            if let subtable = value.table {
+                flatten(subtable, prefix: path, into: &values)
+            } else {
+                values.append((path, value))
+            }
+        }
+    }
+
+    private static func convert(_ value: any TOMLValueConvertible, to key: ConfigKey) -> Result<ConfigValue, Failure> {
+        switch key.kind {
+        case .string:
+            guard let string = value.string else { return .failure(Failure("must be \(key.expectation)")) }
+            return .success(.string(string))
+        case .int(let range):
+            guard let int = value.int else { return .failure(Failure("must be \(key.expectation)")) }
+            guard range.contains(int) else { return .failure(Failure("must be \(key.expectation), got \(int)")) }
+            return .success(.int(int))
+        case .choice(let choices):
+            guard let string = value.string, choices.contains(string) else {
+                return .failure(Failure("must be \(key.expectation)"))
+            }
+            return .success(.string(string))
+        }
+    }
+
+    private static func parse(_ raw: String, as key: ConfigKey) -> Result<ConfigValue, Failure> {
+        switch key.kind {
+        case .string:
+            return .success(.string(raw))
+        case .int(let range):
+            guard let int = Int(raw.trimmingCharacters(in: .whitespaces)), range.contains(int) else {
+                return .failure(Failure("must be \(key.expectation), got '\(raw)'"))
+            }
+            return .success(.int(int))
+        case .choice(let choices):
+            guard choices.contains(raw) else { return .failure(Failure("must be \(key.expectation), got '\(raw)'")) }
+            return .success(.string(raw))
+        }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import ChatCore
+import HTTPTypes
+import Hummingbird
+
+/// Requires `Authorization: Bearer <access token>` and puts the caller's identity in the context.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = ChatRequestContext
+    let authenticator: Authenticator
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            throw ChatError(.unauthorized, "an 'Authorization: Bearer <access token>' header is required")
+        }
+        let token = String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
+        var context = context
+        context.identity = try await authenticator.identify(bearer: token)
+        return try await next(request, context)
+    }
+}
+
+/// Requires the server API key of the app's own backend in `X-Api-Key`.
+struct APIKeyMiddleware: RouterMiddleware {
+    typealias Context = ChatRequestContext
+    let apiKey: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        guard !apiKey.isEmpty else {
+            throw ChatError(.forbidden, "the server API is disabled; set auth.api_key to enable it")
+        }
+        guard let presented = request.headers[HTTPField.Name("X-Api-Key")!],
+            constantTimeEquals(presented, apiKey)
+        else {
+            throw ChatError(.unauthorized, "a valid 'X-Api-Key' header is required")
+        }
+        return try await next(request, context)
+    }
+
+    private func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}

@@ -1,0 +1,71 @@
+import ChatCore
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The one place where errors become responses: `{"error":{"code":…,"message":…}}` with the code's status.
+/// Framework errors are translated into the same shape; anything unexpected is logged and answered 500
+/// without details.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch {
+            let chatError = Self.chatError(for: error, request: request)
+            if chatError.code == .internalError {
+                context.logger.error(
+                    "request failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
+            }
+            return ErrorResponse.response(for: chatError)
+        }
+    }
+
+    static func chatError(for error: any Error, request: Request) -> ChatError {
+        switch error {
+        case let error as ChatError:
+            return error
+        case let error as HTTPError:
+            return translate(status: error.status, message: error.body, request: request)
+        case let error as any HTTPResponseError:
+            return translate(status: error.status, message: nil, request: request)
+        default:
+            return ChatError(.internalError, "internal error")
+        }
+    }
+
+    private static func translate(status: HTTPResponse.Status, message: String?, request: Request) -> ChatError {
+        switch status.code {
+        case 400: ChatError.invalid(message ?? "bad request")
+        case 401: ChatError(.unauthorized, message ?? "missing or invalid credentials")
+        case 403: ChatError.forbidden(message ?? "forbidden")
+        case 404: ChatError(.notFound, message ?? "no route \(request.method) \(request.uri.path)")
+        case 405: ChatError(.methodNotAllowed, message ?? "method not allowed")
+        case 413: ChatError(.payloadTooLarge, message ?? "the request body is too large")
+        case 429: ChatError(.rateLimited, message ?? "too many requests")
+        case 400..<500: ChatError.invalid(message ?? "bad request")
+        default: ChatError(.internalError, "internal error")
+        }
+    }
+}
+
+/// The JSON error body, `{"error":{"code":…,"message":…}}`, with `Retry-After` for rate limits.
+enum ErrorResponse {
+    static func response(for error: ChatError) -> Response {
+        let json = ChatJSON.string(Body(error: .init(code: error.code.rawValue, message: error.message)))
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(
+            status: HTTPResponse.Status(code: error.code.status), headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(string: json)))
+    }
+
+    private struct Body: Encodable {
+        struct Detail: Encodable {
+            var code: String
+            var message: String
+        }
+        var error: Detail
+    }
+}

@@ -1,0 +1,134 @@
+import ChatCore
+import ChatStore
+import Foundation
+import Hummingbird
+
+/// `/v1/conversations/{id}/messages` and receipts: send, history, edit, delete, reactions, read and delivered.
+struct MessageRoutes {
+    let services: ChatServices
+
+    func register(on group: RouterGroup<ChatRequestContext>) {
+        let messages = "conversations/{conversation_id}/messages"
+        group.post(RouterPath(messages), use: send)
+        group.get(RouterPath(messages), use: history)
+        group.patch(RouterPath(messages + "/{seq}"), use: edit)
+        group.delete(RouterPath(messages + "/{seq}"), use: delete)
+        group.put(RouterPath(messages + "/{seq}/reactions/{emoji}"), use: addReaction)
+        group.delete(RouterPath(messages + "/{seq}/reactions/{emoji}"), use: removeReaction)
+        group.post("conversations/{conversation_id}/read", use: markRead)
+        group.post("conversations/{conversation_id}/delivered", use: markDelivered)
+    }
+
+    struct SendRequest: Decodable {
+        var clientId: String
+        var text: String
+        var replyTo: Seq?
+    }
+
+    struct SendResponse: ResponseEncodable {
+        var message: Message
+        var cursor: EventCursor?
+        var duplicate: Bool
+    }
+
+    struct MessageResponse: ResponseEncodable {
+        var message: Message
+    }
+
+    struct HistoryResponse: ResponseEncodable {
+        var messages: [Message]
+        var hasMore: Bool
+    }
+
+    /// 201 for a new message, 200 with the original for a repeated `client_id`.
+    @Sendable func send(_ request: Request, context: ChatRequestContext) async throws -> EditedResponse<SendResponse> {
+        let sender = try context.requireIdentity().userId
+        let id = try context.parameters.id("conversation_id", "conversation")
+        let body = try await request.decodeJSON(SendRequest.self, limit: services.maxBody)
+        try services.sendLimiter.enforce("user:\(sender)", what: "messages")
+        let result = try await services.store.sendMessage(
+            sender: sender, conversation: id, clientId: body.clientId, text: body.text, replyTo: body.replyTo)
+        return EditedResponse(
+            status: result.duplicate ? .ok : .created,
+            response: SendResponse(message: result.message, cursor: result.cursor, duplicate: result.duplicate))
+    }
+
+    @Sendable func history(_ request: Request, context: ChatRequestContext) async throws -> HistoryResponse {
+        let id = try context.parameters.id("conversation_id", "conversation")
+        let limit = try Validate.limit(try request.query("limit", as: Int.self), default: 50, max: 100)
+        let before = try request.query("before", as: Seq.self)
+        let after = try request.query("after", as: Seq.self)
+        if let before { _ = try Validate.positive(before, field: "before") }
+        if let after, after < 0 { throw ChatError.invalid("after must not be negative") }
+        let page = try await services.store.history(
+            conversation: id, for: try context.requireIdentity().userId, before: before, after: after, limit: limit)
+        return HistoryResponse(messages: page.messages, hasMore: page.hasMore)
+    }
+
+    struct EditRequest: Decodable {
+        var text: String
+    }
+
+    @Sendable func edit(_ request: Request, context: ChatRequestContext) async throws -> MessageResponse {
+        let id = try context.parameters.id("conversation_id", "conversation")
+        let seq = try context.parameters.id("seq", "message")
+        let body = try await request.decodeJSON(EditRequest.self, limit: services.maxBody)
+        let message = try await services.store.editMessage(
+            conversation: id, seq: seq, text: body.text, editor: try context.requireIdentity().userId)
+        return MessageResponse(message: message)
+    }
+
+    @Sendable func delete(_ request: Request, context: ChatRequestContext) async throws -> MessageResponse {
+        let id = try context.parameters.id("conversation_id", "conversation")
+        let seq = try context.parameters.id("seq", "message")
+        let message = try await services.store.deleteMessage(
+            conversation: id, seq: seq, actor: try context.requireIdentity().userId)
+        return MessageResponse(message: message)
+    }
+
+    @Sendable func addReaction(_ request: Request, context: ChatRequestContext) async throws -> MessageResponse {
+        try await react(add: true, context)
+    }
+
+    @Sendable func removeReaction(_ request: Request, context: ChatRequestContext) async throws -> MessageResponse {
+        try await react(add: false, context)
+    }
+
+    /// The emoji travels percent-encoded in the path.
+    private func react(add: Bool, _ context: ChatRequestContext) async throws -> MessageResponse {
+        let id = try context.parameters.id("conversation_id", "conversation")
+        let seq = try context.parameters.id("seq", "message")
+        let raw = context.parameters.get("emoji") ?? ""
+        let emoji = raw.removingPercentEncoding ?? raw
+        let message = try await services.store.react(
+            emoji, add: add, conversation: id, seq: seq, user: try context.requireIdentity().userId)
+        return MessageResponse(message: message)
+    }
+
+    struct ReceiptRequest: Decodable {
+        var seq: Seq
+    }
+
+    struct ReceiptResponse: ResponseEncodable {
+        var lastReadSeq: Seq
+        var lastDeliveredSeq: Seq
+    }
+
+    @Sendable func markRead(_ request: Request, context: ChatRequestContext) async throws -> ReceiptResponse {
+        try await receipt(.read, request, context)
+    }
+
+    @Sendable func markDelivered(_ request: Request, context: ChatRequestContext) async throws -> ReceiptResponse {
+        try await receipt(.delivered, request, context)
+    }
+
+    private func receipt(_ kind: Store.Receipt, _ request: Request, _ context: ChatRequestContext) async throws
+        -> ReceiptResponse
+    {
+        let id = try context.parameters.id("conversation_id", "conversation")
+        let body = try await request.decodeJSON(ReceiptRequest.self, limit: services.maxBody)
+        let positions = try await services.store.markReceipt(
+            kind, upTo: body.seq, conversation: id, user: try context.requireIdentity().userId)
+        return ReceiptResponse(lastReadSeq: positions.lastReadSeq, lastDeliveredSeq: positions.lastDeliveredSeq)
+    }
+}

@@ -1,0 +1,158 @@
+import ChatCore
+import Dispatch
+import GRDB
+import Synchronization
+
+/// The single writer of the store, with group commit.
+///
+/// Writes queue up while a transaction is being written; the next transaction takes everything that is waiting.
+/// So N concurrent senders cost one `COMMIT` (one fsync with `synchronous=FULL`) per batch instead of N.
+///
+/// Contract:
+/// - Each write runs in its own savepoint inside the batch's transaction: a write that throws is rolled back alone
+///   and its caller gets the error; the others commit.
+/// - A caller is answered only after the batch's `COMMIT` has returned. If the commit itself fails, every caller
+///   of the batch gets that error and nothing of the batch is kept.
+/// - Events appended by a batch's writes are handed to the `EventPublisher` after the commit, in cursor order.
+/// - Batches run one at a time on one dispatch queue, so the event table's rowid (the cursor) grows in commit order.
+final class GroupCommitWriter: Sendable {
+    private let pool: DatabasePool
+    private let queue = DispatchQueue(label: "chatd.store.writer", qos: .userInitiated)
+    private let state = Mutex(State())
+    private let publisher: Mutex<(any EventPublisher)?>
+    /// Upper bound of writes in one transaction, so one huge burst still commits in bounded steps.
+    private let maxBatch: Int
+
+    private struct State {
+        var pending: [PendingWrite] = []
+        var draining = false
+    }
+
+    init(pool: DatabasePool, publisher: (any EventPublisher)?, maxBatch: Int = 512) {
+        self.pool = pool
+        self.publisher = Mutex(publisher)
+        self.maxBatch = maxBatch
+    }
+
+    func setPublisher(_ publisher: (any EventPublisher)?) {
+        self.publisher.withLock { $0 = publisher }
+    }
+
+    /// Runs `work` inside the next group-committed transaction and returns its result once it is durable.
+    func write<T: Sendable>(_ work: @escaping @Sendable (Database, EventLog) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let pending = PendingWrite { db, log in
+                do {
+                    let value = try work(db, log)
+                    return .success { continuation.resume(returning: value) }
+                } catch {
+                    return .failure(error) { continuation.resume(throwing: $0) }
+                }
+            } fail: { error in
+                continuation.resume(throwing: error)
+            }
+            let startDrain = state.withLock { state in
+                state.pending.append(pending)
+                if state.draining { return false }
+                state.draining = true
+                return true
+            }
+            if startDrain { queue.async { self.drain() } }
+        }
+    }
+
+    private func drain() {
+        while true {
+            let batch: [PendingWrite] = state.withLock { state in
+                guard !state.pending.isEmpty else {
+                    state.draining = false
+                    return []
+                }
+                let count = min(state.pending.count, maxBatch)
+                let batch = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+                return batch
+            }
+            if batch.isEmpty { return }
+            commit(batch)
+        }
+    }
+
+    private func commit(_ batch: [PendingWrite]) {
+        var outcomes: [PendingWrite.Outcome] = []
+        outcomes.reserveCapacity(batch.count)
+        var events: [Event] = []
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    for write in batch {
+                        let log = EventLog()
+                        var outcome: PendingWrite.Outcome?
+                        try db.inSavepoint {
+                            let result = write.run(db, log)
+                            outcome = result
+                            if case .success = result { return .commit }
+                            return .rollback
+                        }
+                        if case .success = outcome { events.append(contentsOf: log.events) }
+                        outcomes.append(outcome!)
+                    }
+                    return .commit
+                }
+            }
+        } catch {
+            for write in batch { write.fail(error) }
+            return
+        }
+        for outcome in outcomes { outcome.deliver() }
+        if !events.isEmpty, let publisher = publisher.withLock({ $0 }) {
+            publisher.publish(events)
+        }
+    }
+}
+
+/// The events one write appends, collected so they can be published after the commit.
+/// Lives on the writer queue only, within one write.
+public final class EventLog {
+    fileprivate(set) var events: [Event] = []
+
+    init() {}
+
+    /// Appends an event row and returns the event with its cursor.
+    @discardableResult
+    public func append(
+        _ db: Database, _ type: EventType, conversationId: ConversationID?, audience: UserID? = nil,
+        messageId: MessageID? = nil, storedData: String?, wireData: String? = nil, at: Millis
+    ) throws -> Event {
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO events (type, conversation_id, audience_user_id, message_id, data, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """)
+        try statement.execute(arguments: [type.rawValue, conversationId, audience, messageId, storedData, at])
+        let event = Event(
+            cursor: db.lastInsertedRowID, type: type, conversationId: conversationId, audienceUserId: audience,
+            at: at, data: wireData ?? storedData ?? "{}")
+        events.append(event)
+        return event
+    }
+}
+
+/// One queued write, type-erased. `run` executes on the writer queue inside a savepoint and returns how to answer
+/// the caller; the answer is delivered only after the commit.
+private struct PendingWrite: Sendable {
+    enum Outcome {
+        case success(() -> Void)
+        case failure(any Error, (any Error) -> Void)
+
+        func deliver() {
+            switch self {
+            case .success(let resume): resume()
+            case .failure(let error, let resume): resume(error)
+            }
+        }
+    }
+
+    let run: @Sendable (Database, EventLog) -> Outcome
+    let fail: @Sendable (any Error) -> Void
+}

@@ -1,0 +1,152 @@
+import GRDB
+
+/// The schema, as SQL migrations. A migration that has shipped is never edited: change the schema with a new one.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: users, conversations, messages, events, auth") { db in
+            try db.execute(sql: v1)
+        }
+        return migrator
+    }
+
+    private static let v1 = """
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY NOT NULL,
+            value INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            handle TEXT UNIQUE COLLATE NOCASE,
+            display_name TEXT NOT NULL,
+            password_hash TEXT,
+            external_subject TEXT UNIQUE,
+            phone TEXT UNIQUE,
+            email TEXT UNIQUE COLLATE NOCASE,
+            created_at INTEGER NOT NULL,
+            last_seen_at INTEGER
+        );
+
+        CREATE TABLE blocks (
+            blocker_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            blocked_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (blocker_id, blocked_id),
+            CHECK (blocker_id <> blocked_id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('direct', 'group')),
+            title TEXT,
+            -- "smaller_user_id:larger_user_id" for a direct conversation: exactly one per pair.
+            direct_key TEXT UNIQUE,
+            created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            created_at INTEGER NOT NULL,
+            last_seq INTEGER NOT NULL DEFAULT 0,
+            last_activity_at INTEGER NOT NULL,
+            member_count INTEGER NOT NULL DEFAULT 0,
+            CHECK ((kind = 'direct') = (direct_key IS NOT NULL))
+        );
+
+        CREATE TABLE members (
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+            joined_at INTEGER NOT NULL,
+            -- Events at or before this cursor predate the membership and are not in this member's sync.
+            since_cursor INTEGER NOT NULL,
+            last_read_seq INTEGER NOT NULL DEFAULT 0,
+            last_delivered_seq INTEGER NOT NULL DEFAULT 0,
+            muted INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (conversation_id, user_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX members_by_user ON members(user_id, conversation_id);
+
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL CHECK (seq > 0),
+            sender_id INTEGER NOT NULL REFERENCES users(id),
+            client_id TEXT NOT NULL,
+            -- NULL once deleted: the row stays as a tombstone that keeps its seq.
+            body TEXT,
+            reply_to_seq INTEGER,
+            created_at INTEGER NOT NULL,
+            edited_at INTEGER,
+            deleted_at INTEGER,
+            UNIQUE (conversation_id, seq),
+            UNIQUE (sender_id, client_id)
+        );
+
+        CREATE TABLE reactions (
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            emoji TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (message_id, emoji, user_id)
+        ) WITHOUT ROWID;
+
+        -- The event log. Its rowid is the global cursor; AUTOINCREMENT so a pruned cursor is never reused.
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            type TEXT NOT NULL,
+            conversation_id INTEGER REFERENCES conversations(id) ON DELETE CASCADE,
+            -- When set, only this user sees the event; otherwise every member of the conversation.
+            audience_user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+            -- Message events carry no copy of the text: their data is read from the message row.
+            message_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+            data TEXT,
+            created_at INTEGER NOT NULL,
+            CHECK (conversation_id IS NOT NULL OR audience_user_id IS NOT NULL)
+        );
+        CREATE INDEX events_by_conversation ON events(conversation_id, id);
+        CREATE INDEX events_by_audience ON events(audience_user_id, id) WHERE audience_user_id IS NOT NULL;
+        CREATE INDEX events_by_time ON events(created_at);
+        CREATE INDEX events_by_message ON events(message_id) WHERE message_id IS NOT NULL;
+
+        -- Full-text search over message text; kept in step with messages by triggers.
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+            body, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.body IS NOT NULL BEGIN
+            INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);
+        END;
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, body) SELECT 'delete', old.id, old.body WHERE old.body IS NOT NULL;
+            INSERT INTO messages_fts(rowid, body) SELECT new.id, new.body WHERE new.body IS NOT NULL;
+        END;
+        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.body IS NOT NULL BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+        END;
+
+        -- A login session: one family of refresh tokens. Access tokens name it (claim "sid").
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER,
+            revoked_reason TEXT
+        );
+        CREATE INDEX sessions_by_user ON sessions(user_id);
+
+        CREATE TABLE refresh_tokens (
+            token_hash BLOB PRIMARY KEY NOT NULL,
+            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            used_at INTEGER
+        ) WITHOUT ROWID;
+        CREATE INDEX refresh_tokens_by_session ON refresh_tokens(session_id);
+
+        CREATE TABLE otp_codes (
+            destination TEXT PRIMARY KEY NOT NULL,
+            channel TEXT NOT NULL CHECK (channel IN ('sms', 'email')),
+            code_hash BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            failed_attempts INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        """
+}

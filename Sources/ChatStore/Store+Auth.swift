@@ -1,0 +1,148 @@
+import ChatCore
+import Foundation
+import GRDB
+
+/// Login sessions (refresh-token families) and one-time codes. Tokens and codes are stored only as hashes.
+extension Store {
+    /// Starts a session for `user` with its first refresh token.
+    public func startSession(user: UserID, refreshTokenHash: Data, expiresAt: Millis) async throws -> SessionID {
+        try await write { db, _ in
+            let now = Clock.nowMillis()
+            try db.execute(sql: "INSERT INTO sessions (user_id, created_at) VALUES (?, ?)", arguments: [user, now])
+            let session = db.lastInsertedRowID
+            try db.execute(
+                sql: "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                arguments: [refreshTokenHash, session, now, expiresAt])
+            return session
+        }
+    }
+
+    public enum RefreshOutcome: Sendable, Equatable {
+        case rotated(user: UserID, session: SessionID)
+        case unknown
+        case expired
+        case revoked
+        /// The token had already been used: the whole session was revoked, because either the client or a thief
+        /// holds a copy of a spent token.
+        case reused
+    }
+
+    /// Spends a refresh token and issues its successor in the same session. The revocation on reuse commits even
+    /// though the caller answers with an error, so it is an outcome here rather than a thrown error.
+    public func rotateRefreshToken(_ presentedHash: Data, successorHash: Data, expiresAt: Millis) async throws
+        -> RefreshOutcome
+    {
+        try await write { db, _ in
+            let now = Clock.nowMillis()
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT t.session_id, t.expires_at, t.used_at, s.user_id, s.revoked_at
+                        FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = ?
+                        """, arguments: [presentedHash])
+            else { return .unknown }
+            let session: SessionID = row[0]
+            let tokenExpiresAt: Millis = row[1]
+            let usedAt: Millis? = row[2]
+            let user: UserID = row[3]
+            let revokedAt: Millis? = row[4]
+            if revokedAt != nil { return .revoked }
+            if usedAt != nil {
+                try Self.revoke(db, session: session, reason: "refresh token reuse", at: now)
+                return .reused
+            }
+            if tokenExpiresAt <= now { return .expired }
+            try db.execute(
+                sql: "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?", arguments: [now, presentedHash])
+            try db.execute(
+                sql: "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                arguments: [successorHash, session, now, expiresAt])
+            return .rotated(user: user, session: session)
+        }
+    }
+
+    /// Ends a session: its refresh tokens stop working and its access tokens are refused from now on.
+    public func revokeSession(_ session: SessionID, reason: String) async throws {
+        try await write { db, _ in
+            try Self.revoke(db, session: session, reason: reason, at: Clock.nowMillis())
+        }
+    }
+
+    /// Whether a session exists and has not been revoked; checked for every access token.
+    public func isSessionActive(_ session: SessionID, user: UserID) async throws -> Bool {
+        try await read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT revoked_at IS NULL FROM sessions WHERE id = ? AND user_id = ?",
+                arguments: [session, user]) ?? false
+        }
+    }
+
+    private static func revoke(_ db: Database, session: SessionID, reason: String, at now: Millis) throws {
+        try db.execute(
+            sql: "UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL",
+            arguments: [now, reason, session])
+    }
+
+    // MARK: One-time codes
+
+    /// Stores a fresh code for a destination, replacing any earlier one (and its failed attempts).
+    public func storeOneTimeCode(destination: String, channel: OTPChannel, codeHash: Data, expiresAt: Millis)
+        async throws
+    {
+        try await write { db, _ in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO otp_codes (destination, channel, code_hash, created_at, expires_at, failed_attempts)
+                    VALUES (?, ?, ?, ?, ?, 0)
+                    """, arguments: [destination, channel.rawValue, codeHash, Clock.nowMillis(), expiresAt])
+        }
+    }
+
+    public enum CodeCheck: Sendable, Equatable {
+        case accepted(OTPChannel)
+        case wrong(attemptsLeft: Int)
+        /// No live code: none was requested, it expired, it was used, or too many attempts failed.
+        case noLiveCode
+    }
+
+    /// Checks a code. A right code is spent; a wrong one counts, and the last allowed failure deletes the code,
+    /// so a new one must be requested. Failures commit, hence an outcome rather than a thrown error.
+    public func checkOneTimeCode(destination: String, codeHash: Data, maxAttempts: Int) async throws -> CodeCheck {
+        try await write { db, _ in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT channel, code_hash, expires_at, failed_attempts FROM otp_codes WHERE destination = ?",
+                    arguments: [destination])
+            else { return .noLiveCode }
+            let channel = OTPChannel(rawValue: row[0]) ?? .sms
+            let storedHash: Data = row[1]
+            let expiresAt: Millis = row[2]
+            let failed: Int = row[3]
+            if expiresAt <= Clock.nowMillis() || failed >= maxAttempts {
+                try db.execute(sql: "DELETE FROM otp_codes WHERE destination = ?", arguments: [destination])
+                return .noLiveCode
+            }
+            if constantTimeEqual(storedHash, codeHash) {
+                try db.execute(sql: "DELETE FROM otp_codes WHERE destination = ?", arguments: [destination])
+                return .accepted(channel)
+            }
+            if failed + 1 >= maxAttempts {
+                try db.execute(sql: "DELETE FROM otp_codes WHERE destination = ?", arguments: [destination])
+                return .wrong(attemptsLeft: 0)
+            }
+            try db.execute(
+                sql: "UPDATE otp_codes SET failed_attempts = failed_attempts + 1 WHERE destination = ?",
+                arguments: [destination])
+            return .wrong(attemptsLeft: maxAttempts - failed - 1)
+        }
+    }
+}
+
+func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
+    guard a.count == b.count else { return false }
+    var difference: UInt8 = 0
+    for (x, y) in zip(a, b) { difference |= x ^ y }
+    return difference == 0
+}

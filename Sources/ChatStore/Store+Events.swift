@@ -1,0 +1,101 @@
+import ChatCore
+import GRDB
+
+/// A page of a user's events after a cursor.
+public enum SyncPage: Sendable, Equatable {
+    /// Events in cursor order; `cursor` is where the next page starts (the last event's, or the one asked for).
+    case events([Event], cursor: EventCursor, hasMore: Bool)
+    /// The cursor is older than the retained history (or ahead of this server's log): the client reloads its state
+    /// and continues from `head`.
+    case resetRequired(head: EventCursor, oldestAvailable: EventCursor)
+}
+
+/// The event log: sync pages, the head cursor, retention.
+extension Store {
+    /// The cursor of the newest event (0 when the log is empty).
+    public func headCursor() async throws -> EventCursor {
+        try await read { db in try Self.head(db) }
+    }
+
+    /// The events `user` may see after `cursor`: those of conversations they are a member of (since they joined),
+    /// and those addressed to them alone.
+    public func sync(user: UserID, after cursor: EventCursor, limit: Int) async throws -> SyncPage {
+        try await read { db in
+            let head = try Self.head(db)
+            let prunedThrough = try Self.prunedThrough(db)
+            if cursor < prunedThrough || cursor > head {
+                return .resetRequired(head: head, oldestAvailable: prunedThrough)
+            }
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT e.id, e.type, e.conversation_id, e.audience_user_id, e.created_at, e.data, \(Message.columns)
+                    FROM (
+                        SELECT e.id FROM events e
+                        JOIN members mb ON mb.conversation_id = e.conversation_id AND mb.user_id = ?1
+                        WHERE e.id > ?2 AND e.id > mb.since_cursor AND e.audience_user_id IS NULL
+                        UNION ALL
+                        SELECT id FROM events WHERE audience_user_id = ?1 AND id > ?2
+                        ORDER BY 1 LIMIT ?3
+                    ) page
+                    JOIN events e ON e.id = page.id
+                    LEFT JOIN messages m ON m.id = e.message_id
+                    ORDER BY e.id
+                    """, arguments: [user, cursor, limit + 1])
+            var events = rows.map(Self.event(row:))
+            let hasMore = events.count > limit
+            if hasMore { events.removeLast() }
+            return .events(events, cursor: events.last?.cursor ?? cursor, hasMore: hasMore)
+        }
+    }
+
+    /// Deletes events older than the retention period, at most `batch` per transaction so other writes keep
+    /// flowing. Returns how many were deleted.
+    @discardableResult
+    public func pruneEvents(olderThan cutoff: Millis, batch: Int = 10_000) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await write { db, _ in
+                guard
+                    let last = try EventCursor.fetchOne(
+                        db,
+                        sql: "SELECT MAX(id) FROM (SELECT id FROM events WHERE created_at < ? ORDER BY id LIMIT ?)",
+                        arguments: [cutoff, batch])
+                else { return 0 }
+                try db.execute(sql: "DELETE FROM events WHERE id <= ?", arguments: [last])
+                let count = db.changesCount
+                try db.execute(
+                    sql: """
+                        INSERT INTO meta (key, value) VALUES ('events_pruned_through', ?)
+                        ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)
+                        """, arguments: [last])
+                return count
+            }
+            total += deleted
+            if deleted < batch { return total }
+        }
+    }
+
+    static func head(_ db: Database) throws -> EventCursor {
+        try EventCursor.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'events'") ?? 0
+    }
+
+    static func prunedThrough(_ db: Database) throws -> EventCursor {
+        try EventCursor.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'events_pruned_through'") ?? 0
+    }
+
+    /// An event row (joined with its message, if any). Message events read their data from the message row,
+    /// so a deleted message is never served again through its old events.
+    static func event(row: Row) -> Event {
+        let type = EventType(rawValue: row[1]) ?? .conversationUpdated
+        let messageId: MessageID? = row[6]
+        let data: String
+        if messageId != nil {
+            data = ChatJSON.string(MessageData(message: Message(row: row, offset: 6)))
+        } else {
+            data = row[5] ?? "{}"
+        }
+        return Event(
+            cursor: row[0], type: type, conversationId: row[2], audienceUserId: row[3], at: row[4], data: data)
+    }
+}

@@ -1,0 +1,284 @@
+import ChatCore
+import GRDB
+
+/// The answer to a send: the stored message and the cursor of its event. A resent `client_id` gets the original.
+public struct SendResult: Sendable, Equatable {
+    public var message: Message
+    public var cursor: EventCursor?
+    /// True when this send repeated an earlier `(sender, client_id)` and nothing new was written.
+    public var duplicate: Bool
+}
+
+/// A page of history in seq order, oldest first.
+public struct HistoryPage: Sendable, Equatable {
+    public var messages: [Message]
+    /// Whether more messages lie beyond the page in the direction it was read.
+    public var hasMore: Bool
+}
+
+/// Messages: send, history, edit, delete, reactions and receipts.
+extension Store {
+    /// Sends a text message. Durable when it returns; the same `(sender, client_id)` always returns the original.
+    public func sendMessage(
+        sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq? = nil
+    ) async throws -> SendResult {
+        let text = try Validate.messageText(text, maxBytes: limits.maxMessageBytes)
+        let clientId = try Validate.clientID(clientId)
+        if let replyTo { _ = try Validate.positive(replyTo, field: "reply_to") }
+        return try await write { db, log in
+            if let original = try Self.message(db, sender: sender, clientId: clientId) {
+                guard original.conversationId == conversation else {
+                    throw ChatError(.conflict, "client_id '\(clientId)' was already used in another conversation")
+                }
+                let cursor = try EventCursor.fetchOne(
+                    db, sql: "SELECT MIN(id) FROM events WHERE message_id = ?", arguments: [original.id])
+                return SendResult(message: original, cursor: cursor, duplicate: true)
+            }
+            _ = try Membership.require(db, conversation: conversation, user: sender)
+            let now = Clock.nowMillis()
+            let bump = try db.cachedStatement(
+                sql: """
+                    UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ?
+                    WHERE id = ? RETURNING last_seq, direct_key
+                    """)
+            let row = try Row.fetchOne(bump, arguments: [now, conversation])!
+            let seq: Seq = row[0]
+            if let directKey: String = row[1], let peer = Self.peer(in: directKey, of: sender),
+                try db.isBlocked(between: sender, and: peer)
+            {
+                throw ChatError(.blocked, "you cannot message this user")
+            }
+            if let replyTo, replyTo >= seq {
+                throw ChatError.invalid("reply_to \(replyTo) is not an earlier message of this conversation")
+            }
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, reply_to_seq, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [conversation, seq, sender, clientId, text, replyTo, now])
+            let message = Message(
+                id: db.lastInsertedRowID, conversationId: conversation, seq: seq, senderId: sender, clientId: clientId,
+                text: text, replyToSeq: replyTo, createdAt: now, editedAt: nil, deletedAt: nil)
+            let event = try log.append(
+                db, .messageCreated, conversationId: conversation, messageId: message.id, storedData: nil,
+                wireData: ChatJSON.string(MessageData(message: message)), at: now)
+            // Sending reads everything before it: the sender's own message never counts as unread.
+            try db.cachedStatement(
+                sql: """
+                    UPDATE members SET last_read_seq = ?, last_delivered_seq = MAX(last_delivered_seq, ?)
+                    WHERE conversation_id = ? AND user_id = ?
+                    """
+            ).execute(arguments: [seq, seq, conversation, sender])
+            return SendResult(message: message, cursor: event.cursor, duplicate: false)
+        }
+    }
+
+    /// A page of history. With `after`: the messages following that seq; with `before`: those preceding it;
+    /// with neither: the latest. Tombstones of deleted messages are included so seqs stay gap-free.
+    public func history(
+        conversation: ConversationID, for user: UserID, before: Seq?, after: Seq?, limit: Int
+    ) async throws -> HistoryPage {
+        try await read { db in
+            _ = try Membership.require(db, conversation: conversation, user: user)
+            var conditions = ["m.conversation_id = ?"]
+            var arguments: StatementArguments = [conversation]
+            if let after {
+                conditions.append("m.seq > ?")
+                arguments += [after]
+            }
+            if let before {
+                conditions.append("m.seq < ?")
+                arguments += [before]
+            }
+            let ascending = after != nil
+            let sql = """
+                SELECT \(Message.columns) FROM messages m WHERE \(conditions.joined(separator: " AND "))
+                ORDER BY m.seq \(ascending ? "ASC" : "DESC") LIMIT ?
+                """
+            arguments += [limit + 1]
+            var messages = try Row.fetchAll(db, sql: sql, arguments: arguments).map { Message(row: $0) }
+            let hasMore = messages.count > limit
+            if hasMore { messages.removeLast() }
+            if !ascending { messages.reverse() }
+            try Self.attachReactions(db, to: &messages)
+            return HistoryPage(messages: messages, hasMore: hasMore)
+        }
+    }
+
+    /// Replaces the text of one's own message.
+    public func editMessage(conversation: ConversationID, seq: Seq, text: String, editor: UserID) async throws
+        -> Message
+    {
+        let text = try Validate.messageText(text, maxBytes: limits.maxMessageBytes)
+        return try await write { db, log in
+            _ = try Membership.require(db, conversation: conversation, user: editor)
+            var message = try Self.requireMessage(db, conversation: conversation, seq: seq)
+            guard message.senderId == editor else { throw ChatError.forbidden("only the sender edits a message") }
+            guard message.deletedAt == nil else { throw ChatError(.conflict, "message \(seq) was deleted") }
+            let now = Clock.nowMillis()
+            try db.execute(
+                sql: "UPDATE messages SET body = ?, edited_at = ? WHERE id = ?", arguments: [text, now, message.id])
+            message.text = text
+            message.editedAt = now
+            try Self.attachReactions(db, to: &message)
+            try log.append(
+                db, .messageEdited, conversationId: conversation, messageId: message.id, storedData: nil,
+                wireData: ChatJSON.string(MessageData(message: message)), at: now)
+            return message
+        }
+    }
+
+    /// Deletes a message, leaving a tombstone that keeps its seq. The sender, or a group's admins and owner, may.
+    /// Deleting a tombstone again changes nothing.
+    public func deleteMessage(conversation: ConversationID, seq: Seq, actor: UserID) async throws -> Message {
+        try await write { db, log in
+            let role = try Membership.require(db, conversation: conversation, user: actor).role
+            var message = try Self.requireMessage(db, conversation: conversation, seq: seq)
+            guard message.senderId == actor || role.canManage else {
+                throw ChatError.forbidden("only the sender or an admin deletes a message")
+            }
+            guard message.deletedAt == nil else { return message }
+            let now = Clock.nowMillis()
+            try db.execute(
+                sql: "UPDATE messages SET body = NULL, deleted_at = ? WHERE id = ?", arguments: [now, message.id])
+            try db.execute(sql: "DELETE FROM reactions WHERE message_id = ?", arguments: [message.id])
+            message.text = nil
+            message.deletedAt = now
+            try log.append(
+                db, .messageDeleted, conversationId: conversation, messageId: message.id, storedData: nil,
+                wireData: ChatJSON.string(MessageData(message: message)), at: now)
+            return message
+        }
+    }
+
+    /// Adds (or with `add == false` removes) `user`'s reaction. Repeating either changes nothing.
+    public func react(
+        _ emoji: String, add: Bool, conversation: ConversationID, seq: Seq, user: UserID
+    ) async throws -> Message {
+        let emoji = try Validate.emoji(emoji)
+        return try await write { db, log in
+            _ = try Membership.require(db, conversation: conversation, user: user)
+            var message = try Self.requireMessage(db, conversation: conversation, seq: seq)
+            guard message.deletedAt == nil else { throw ChatError(.conflict, "message \(seq) was deleted") }
+            let now = Clock.nowMillis()
+            if add {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)",
+                    arguments: [message.id, user, emoji, now])
+            } else {
+                try db.execute(
+                    sql: "DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?",
+                    arguments: [message.id, user, emoji])
+            }
+            if db.changesCount > 0 {
+                try log.append(
+                    db, add ? .reactionAdded : .reactionRemoved, conversationId: conversation,
+                    storedData: ChatJSON.string(ReactionData(messageId: message.id, seq: seq, userId: user, emoji: emoji)),
+                    at: now)
+            }
+            try Self.attachReactions(db, to: &message)
+            return message
+        }
+    }
+
+    public enum Receipt: Sendable {
+        case read, delivered
+    }
+
+    /// Moves `user`'s read (or delivered) position forward to `seq`; a position never moves back, and reading
+    /// implies delivery. Returns the member's positions after the change.
+    public func markReceipt(_ receipt: Receipt, upTo seq: Seq, conversation: ConversationID, user: UserID)
+        async throws -> (lastReadSeq: Seq, lastDeliveredSeq: Seq)
+    {
+        _ = try Validate.positive(seq, field: "seq")
+        return try await write { db, log in
+            let membership = try Membership.require(db, conversation: conversation, user: user)
+            let lastSeq = try Seq.fetchOne(
+                db, sql: "SELECT last_seq FROM conversations WHERE id = ?", arguments: [conversation]) ?? 0
+            guard seq <= lastSeq else {
+                throw ChatError.invalid("seq \(seq) is past the conversation's last message (\(lastSeq))")
+            }
+            let now = Clock.nowMillis()
+            var read = membership.lastReadSeq
+            var delivered = membership.lastDeliveredSeq
+            if receipt == .read, seq > read {
+                read = seq
+                try log.append(
+                    db, .receiptRead, conversationId: conversation,
+                    storedData: ChatJSON.string(ReceiptData(userId: user, seq: seq)), at: now)
+            }
+            if max(seq, read) > delivered {
+                delivered = max(seq, read)
+                try log.append(
+                    db, .receiptDelivered, conversationId: conversation,
+                    storedData: ChatJSON.string(ReceiptData(userId: user, seq: delivered)), at: now)
+            }
+            if read != membership.lastReadSeq || delivered != membership.lastDeliveredSeq {
+                try db.execute(
+                    sql: """
+                        UPDATE members SET last_read_seq = ?, last_delivered_seq = ?
+                        WHERE conversation_id = ? AND user_id = ?
+                        """, arguments: [read, delivered, conversation, user])
+            }
+            return (read, delivered)
+        }
+    }
+
+    // MARK: Building blocks
+
+    static func message(_ db: Database, sender: UserID, clientId: String) throws -> Message? {
+        let statement = try db.cachedStatement(
+            sql: "SELECT \(Message.columns) FROM messages m WHERE m.sender_id = ? AND m.client_id = ?")
+        return try Row.fetchOne(statement, arguments: [sender, clientId]).map { Message(row: $0) }
+    }
+
+    static func requireMessage(_ db: Database, conversation: ConversationID, seq: Seq) throws -> Message {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT \(Message.columns) FROM messages m WHERE m.conversation_id = ? AND m.seq = ?",
+                arguments: [conversation, seq])
+        else { throw ChatError.notFound("message \(seq)") }
+        return Message(row: row)
+    }
+
+    /// The other user of a direct conversation, from its `"a:b"` key.
+    static func peer(in directKey: String, of user: UserID) -> UserID? {
+        let ids = directKey.split(separator: ":").compactMap { UserID($0) }
+        return ids.first { $0 != user }
+    }
+
+    static func attachReactions(_ db: Database, to message: inout Message) throws {
+        var messages = [message]
+        try attachReactions(db, to: &messages)
+        message = messages[0]
+    }
+
+    static func attachReactions(_ db: Database, to messages: inout [Message]) throws {
+        guard !messages.isEmpty else { return }
+        let ids = messages.map(\.id)
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT message_id, emoji, user_id FROM reactions WHERE message_id IN (\(databaseQuestionMarks(count: ids.count)))
+                ORDER BY message_id, emoji, created_at, user_id
+                """, arguments: StatementArguments(ids))
+        guard !rows.isEmpty else { return }
+        var byMessage: [MessageID: [ReactionSummary]] = [:]
+        for row in rows {
+            let id: MessageID = row[0]
+            let emoji: String = row[1]
+            let user: UserID = row[2]
+            var list = byMessage[id, default: []]
+            if let index = list.firstIndex(where: { $0.emoji == emoji }) {
+                list[index].userIds.append(user)
+            } else {
+                list.append(ReactionSummary(emoji: emoji, userIds: [user]))
+            }
+            byMessage[id] = list
+        }
+        for index in messages.indices {
+            messages[index].reactions = byMessage[messages[index].id] ?? []
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import ChatCore
+import GRDB
+
+/// Full-text search (SQLite FTS5) over the messages of the asker's conversations.
+extension Store {
+    /// Messages of `user`'s conversations (or of one of them) matching every word of `query`; the last word also
+    /// matches as a prefix, so results come while typing. Best matches first.
+    public func search(_ query: String, user: UserID, conversation: ConversationID?, limit: Int) async throws
+        -> [SearchHit]
+    {
+        guard let match = Self.ftsQuery(query) else {
+            throw ChatError.invalid("q must contain at least one word")
+        }
+        return try await read { db in
+            var sql = """
+                SELECT \(Message.columns), snippet(messages_fts, 0, '[', ']', '…', 12)
+                FROM messages_fts
+                JOIN messages m ON m.id = messages_fts.rowid
+                JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?
+                WHERE messages_fts MATCH ?
+                """
+            var arguments: StatementArguments = [user, match]
+            if let conversation {
+                sql += " AND m.conversation_id = ?"
+                arguments += [conversation]
+            }
+            sql += " ORDER BY rank LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                SearchHit(message: Message(row: row), snippet: row[Message.columnCount])
+            }
+        }
+    }
+
+    /// The user's words as an FTS5 query of quoted terms, so no input is read as FTS5 syntax.
+    static func ftsQuery(_ raw: String) -> String? {
+        let words = raw.split(whereSeparator: { $0.isWhitespace || $0.isPunctuation && $0 != "'" })
+            .prefix(16)
+            .map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        guard !words.isEmpty else { return nil }
+        return words.dropLast().joined(separator: " ") + (words.count > 1 ? " " : "") + words.last! + "*"
+    }
+}

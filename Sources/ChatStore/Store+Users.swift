@@ -1,0 +1,143 @@
+import ChatCore
+import GRDB
+
+/// Accounts: creation by each way of signing in, profiles, blocks.
+extension Store {
+    /// Creates a user with a handle (and a bcrypt hash when registered with a password).
+    public func createUser(handle: String, displayName: String, passwordHash: String?) async throws -> UserProfile {
+        try await write { db, _ in
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM users WHERE handle = ?)", arguments: [handle])
+                == true
+            {
+                throw ChatError(.handleTaken, "handle '\(handle)' is already taken")
+            }
+            let now = Clock.nowMillis()
+            try db.execute(
+                sql: "INSERT INTO users (handle, display_name, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [handle, displayName, passwordHash, now])
+            return UserProfile(
+                id: db.lastInsertedRowID, handle: handle, displayName: displayName, createdAt: now, lastSeenAt: nil)
+        }
+    }
+
+    /// The user for a handle with its password hash, for login. Nil when unknown or without a password.
+    public func credentials(handle: String) async throws -> (UserID, String)? {
+        try await read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT id, password_hash FROM users WHERE handle = ? AND password_hash IS NOT NULL",
+                    arguments: [handle])
+            else { return nil }
+            return (row[0], row[1])
+        }
+    }
+
+    /// The user who signs in with an app's own token: found by issuer and subject, created on first sight.
+    /// A wanted handle is used when valid and free; otherwise the user has none.
+    public func userForExternalSubject(_ subject: String, handle: String?, displayName: String) async throws
+        -> UserProfile
+    {
+        try await write { db, _ in
+            if let existing = try Row.fetchOne(
+                db, sql: "SELECT \(UserProfile.columns) FROM users u WHERE external_subject = ?", arguments: [subject])
+            {
+                return UserProfile(row: existing)
+            }
+            var handle = handle.flatMap { try? Validate.handle($0) }
+            if let wanted = handle,
+                try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM users WHERE handle = ?)", arguments: [wanted])
+                    == true
+            {
+                handle = nil
+            }
+            let now = Clock.nowMillis()
+            try db.execute(
+                sql: "INSERT INTO users (handle, display_name, external_subject, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [handle, displayName, subject, now])
+            return UserProfile(
+                id: db.lastInsertedRowID, handle: handle, displayName: displayName, createdAt: now, lastSeenAt: nil)
+        }
+    }
+
+    /// The user who owns a verified phone number or e-mail address, created on first sign-in.
+    public func userForVerifiedDestination(_ destination: String, channel: OTPChannel) async throws -> UserProfile {
+        let column = channel == .sms ? "phone" : "email"
+        return try await write { db, _ in
+            if let existing = try Row.fetchOne(
+                db, sql: "SELECT \(UserProfile.columns) FROM users u WHERE \(column) = ?", arguments: [destination])
+            {
+                return UserProfile(row: existing)
+            }
+            let now = Clock.nowMillis()
+            let displayName = channel == .email ? String(destination.prefix { $0 != "@" }.prefix(64)) : "User"
+            try db.execute(
+                sql: "INSERT INTO users (\(column), display_name, created_at) VALUES (?, ?, ?)",
+                arguments: [destination, displayName, now])
+            return UserProfile(
+                id: db.lastInsertedRowID, handle: nil, displayName: displayName, createdAt: now, lastSeenAt: nil)
+        }
+    }
+
+    public func profile(id: UserID) async throws -> UserProfile {
+        try await read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT \(UserProfile.columns) FROM users u WHERE id = ?", arguments: [id])
+            else { throw ChatError.notFound("user \(id)") }
+            return UserProfile(row: row)
+        }
+    }
+
+    public func profile(handle: String) async throws -> UserProfile {
+        try await read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT \(UserProfile.columns) FROM users u WHERE handle = ?", arguments: [handle])
+            else { throw ChatError.notFound("user '\(handle)'") }
+            return UserProfile(row: row)
+        }
+    }
+
+    public func updateDisplayName(user: UserID, to displayName: String) async throws -> UserProfile {
+        try await write { db, _ in
+            try db.execute(sql: "UPDATE users SET display_name = ? WHERE id = ?", arguments: [displayName, user])
+            guard db.changesCount == 1 else { throw ChatError.notFound("user \(user)") }
+            let row = try Row.fetchOne(
+                db, sql: "SELECT \(UserProfile.columns) FROM users u WHERE id = ?", arguments: [user])!
+            return UserProfile(row: row)
+        }
+    }
+
+    /// Blocks `target` for `user`: the target can no longer open a direct conversation with the user or message them
+    /// in an existing one. Blocking twice is not an error.
+    public func block(user: UserID, target: UserID) async throws {
+        guard user != target else { throw ChatError.invalid("you cannot block yourself") }
+        try await write { db, _ in
+            guard try db.userExists(target) else { throw ChatError.notFound("user \(target)") }
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?)",
+                arguments: [user, target, Clock.nowMillis()])
+        }
+    }
+
+    public func unblock(user: UserID, target: UserID) async throws {
+        try await write { db, _ in
+            guard try db.userExists(target) else { throw ChatError.notFound("user \(target)") }
+            try db.execute(
+                sql: "DELETE FROM blocks WHERE blocker_id = ? AND blocked_id = ?", arguments: [user, target])
+        }
+    }
+
+    /// The users `user` has blocked, most recent first.
+    public func blockedUsers(of user: UserID) async throws -> [UserProfile] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(UserProfile.columns) FROM blocks b JOIN users u ON u.id = b.blocked_id
+                    WHERE b.blocker_id = ? ORDER BY b.created_at DESC, u.id DESC
+                    """, arguments: [user]
+            ).map { UserProfile(row: $0) }
+        }
+    }
+}
