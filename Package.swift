@@ -70,7 +70,10 @@ let package = Package(
             name: "ChatServerTests",
             dependencies: [
                 "ChatServer",
+                "ChatStore",
+                "ChatCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

@@ -1,0 +1,24 @@
+# Installs the Debian packages chatd needs to build and test, when they are missing. Sourced by scripts/start,
+# scripts/test and scripts/bench.
+chatd_install_deps() {
+    local wanted=(libsqlite3-dev pkg-config sqlite3 curl openssl ca-certificates)
+    local missing=()
+    for package in "${wanted[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "chatd: installing Debian packages: ${missing[*]}" >&2
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+    if ! command -v swift >/dev/null 2>&1; then
+        if [ -x /opt/swift/usr/bin/swift ]; then
+            export PATH="/opt/swift/usr/bin:$PATH"
+        else
+            echo "chatd: Swift 6 is required (https://www.swift.org/install/linux/); 'swift' is not on PATH" >&2
+            return 1
+        fi
+    fi
+}
