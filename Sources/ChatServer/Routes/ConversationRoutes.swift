@@ -26,7 +26,7 @@ struct ConversationRoutes {
 
     struct ConversationListResponse: ResponseEncodable {
         var conversations: [ConversationView]
-        /// Pass as `before` for the next page; null on the last page.
+        /// Pass as `before` for the next page; absent on the last page.
         var next: String?
     }
 
