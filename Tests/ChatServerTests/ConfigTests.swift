@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+@testable import ChatServer
+
+/// The configuration reader: the shipped file, precise errors, environment overrides.
+@Suite struct ConfigTests {
+    static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func write(_ text: String) throws -> String {
+        let file = temporaryDirectory().appendingPathComponent("chatd.toml")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        return file.path
+    }
+
+    @Test func theShippedFileIsValidAndDocumentsEveryKey() throws {
+        let path = Self.repository.appendingPathComponent("etc/chatd.toml").path
+        let config = try ConfigReader.load(file: path, environment: [:])
+        #expect(config.storage.dataDirectory == "/var/lib/chatd")
+        #expect(!config.isDevelopmentDefault)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        for key in ConfigKey.all {
+            let name = String(key.path.split(separator: ".").last!)
+            #expect(text.contains("\n\(name) = "), "etc/chatd.toml does not document \(key.path)")
+        }
+        // Apart from the data folder, the shipped file states the defaults.
+        var shipped = config
+        shipped.storage.dataDirectory = ChatConfig().storage.dataDirectory
+        shipped.isDevelopmentDefault = true
+        #expect(shipped == ChatConfig())
+    }
+
+    @Test func problemsNameTheFileTheKeyAndWhatIsWrong() throws {
+        let file = try write(
+            """
+            [server]
+            prot = 8080
+            port = "eighty"
+            [storage]
+            synchronous = "sometimes"
+            [limits]
+            max_group_members = 1
+            """)
+        #expect(throws: ConfigError.self) { try ConfigReader.load(file: file, environment: [:]) }
+        do {
+            _ = try ConfigReader.load(file: file, environment: [:])
+        } catch let error as ConfigError {
+            #expect(error.problems.contains("\(file): unknown key 'server.prot'"))
+            #expect(error.problems.contains("\(file): key 'server.port' must be an integer from 0 to 65535"))
+            #expect(error.problems.contains("\(file): key 'storage.synchronous' must be one of \"full\", \"normal\""))
+            #expect(error.problems.contains("\(file): key 'limits.max_group_members' must be an integer from 2 to 100000, got 1"))
+            #expect(error.problems.count == 4)
+        }
+        let broken = try write("[server\nport = 1")
+        do {
+            _ = try ConfigReader.load(file: broken, environment: [:])
+            Issue.record("a syntax error was accepted")
+        } catch let error as ConfigError {
+            #expect(error.problems.first?.hasPrefix("\(broken):1:") == true, "\(error)")
+        }
+    }
+
+    @Test func environmentOverridesTheFile() throws {
+        let file = try write("[server]\nport = 9000\n")
+        let config = try ConfigReader.load(
+            file: file, environment: ["CHATD_SERVER_PORT": "9100", "CHATD_STORAGE_DATA_DIR": "/tmp/x", "HOME": "/root"])
+        #expect(config.server.port == 9100)
+        #expect(config.storage.dataDirectory == "/tmp/x")
+        #expect(throws: ConfigError.self) {
+            try ConfigReader.load(file: nil, environment: ["CHATD_SERVER_PORT": "many"])
+        }
+        #expect(throws: ConfigError.self) { try ConfigReader.load(file: nil, environment: ["CHATD_SERVR_PORT": "1"]) }
+        let development = try ConfigReader.load(file: nil, environment: [:])
+        #expect(development.isDevelopmentDefault)
+        #expect(development.server.host == "127.0.0.1" && development.server.port == 8080)
+    }
+
+    @Test func rulesAcrossKeys() throws {
+        let file = try write(
+            """
+            [auth]
+            jwt_secret = "short"
+            [external_auth]
+            issuer = "https://app.example"
+            algorithm = "RS256"
+            """)
+        do {
+            _ = try ConfigReader.load(file: file, environment: [:])
+            Issue.record("accepted")
+        } catch let error as ConfigError {
+            #expect(error.problems.contains { $0.contains("'auth.jwt_secret' must be at least 32 bytes") })
+            #expect(error.problems.contains { $0.contains("'external_auth.audience' is required") })
+            #expect(error.problems.contains { $0.contains("'external_auth.public_key_file' is required for RS256") })
+        }
+    }
+}
