@@ -22,6 +22,9 @@ final class GroupCommitWriter: Sendable {
     private let publisher: Mutex<(any EventPublisher)?>
     /// Upper bound of writes in one transaction, so one huge burst still commits in bounded steps.
     private let maxBatch: Int
+    /// Transactions committed and writes they carried, for metrics and benchmarks.
+    let committedTransactions = Atomic<Int>(0)
+    let committedWrites = Atomic<Int>(0)
 
     private struct State {
         var pending: [PendingWrite] = []
@@ -104,6 +107,8 @@ final class GroupCommitWriter: Sendable {
             for write in batch { write.fail(error) }
             return
         }
+        committedTransactions.add(1, ordering: .relaxed)
+        committedWrites.add(batch.count, ordering: .relaxed)
         for outcome in outcomes { outcome.deliver() }
         if !events.isEmpty, let publisher = publisher.withLock({ $0 }) {
             publisher.publish(events)

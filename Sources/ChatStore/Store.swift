@@ -49,6 +49,12 @@ public final class Store: Sendable {
         writer.setPublisher(publisher)
     }
 
+    /// How many transactions the writer has committed and how many writes they carried: their ratio is the
+    /// group-commit batch size.
+    public var writeStatistics: (transactions: Int, writes: Int) {
+        (writer.committedTransactions.load(ordering: .relaxed), writer.committedWrites.load(ordering: .relaxed))
+    }
+
     /// Runs a write in the next group commit; see `GroupCommitWriter`.
     func write<T: Sendable>(_ work: @escaping @Sendable (Database, EventLog) throws -> T) async throws -> T {
         try await writer.write(work)

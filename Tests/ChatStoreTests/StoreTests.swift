@@ -1,0 +1,178 @@
+import ChatCore
+import Foundation
+import GRDB
+import Synchronization
+import Testing
+
+@testable import ChatStore
+
+/// The store on real SQLite files: group commit, savepoint isolation, schema invariants, the event log.
+@Suite struct StoreTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chatd-store-\(UUID().uuidString)")
+
+    func open(limits: StoreLimits = StoreLimits()) throws -> Store {
+        try Store(directory: directory, limits: limits)
+    }
+
+    func users(_ store: Store, _ count: Int) async throws -> [UserID] {
+        var ids: [UserID] = []
+        for index in 0..<count {
+            ids.append(try await store.createUser(handle: "user\(index)", displayName: "User \(index)", passwordHash: nil).id)
+        }
+        return ids
+    }
+
+    @Test func concurrentWritesShareTransactions() async throws {
+        let store = try open()
+        let ids = try await users(store, 2)
+        let (direct, _) = try await store.openDirect(user: ids[0], peer: ids[1])
+        let before = store.writeStatistics
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<256 {
+                group.addTask {
+                    _ = try await store.sendMessage(
+                        sender: ids[index % 2], conversation: direct.id, clientId: "c\(index)", text: "hello \(index)")
+                }
+            }
+            try await group.waitForAll()
+        }
+        let after = store.writeStatistics
+        #expect(after.writes - before.writes == 256)
+        #expect(after.transactions - before.transactions < 128, "256 concurrent sends took \(after.transactions - before.transactions) commits")
+        let page = try await store.history(conversation: direct.id, for: ids[0], before: nil, after: 0, limit: 100)
+        #expect(page.messages.map(\.seq) == Array(1...100))
+    }
+
+    @Test func aFailingWriteFailsAloneInItsBatch() async throws {
+        let store = try open()
+        let ids = try await users(store, 3)
+        let (direct, _) = try await store.openDirect(user: ids[0], peer: ids[1])
+        let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<60 {
+                group.addTask {
+                    // Every third send comes from a non-member and must fail without taking the others down.
+                    let sender = index % 3 == 0 ? ids[2] : ids[index % 2]
+                    do {
+                        _ = try await store.sendMessage(
+                            sender: sender, conversation: direct.id, clientId: "c\(index)", text: "hi")
+                        return true
+                    } catch let error as ChatError {
+                        #expect(error.code == .notFound)
+                        return false
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.filter { $0 }.count == 40)
+        let page = try await store.history(conversation: direct.id, for: ids[0], before: nil, after: 0, limit: 100)
+        #expect(page.messages.map(\.seq) == Array(1...40), "the failed writes left no seq behind")
+        let view = try await store.conversation(direct.id, for: ids[0])
+        #expect(view.lastSeq == 40)
+    }
+
+    @Test func eventsArePublishedAfterCommitInCursorOrder() async throws {
+        final class Recorder: EventPublisher {
+            let events = Mutex<[Event]>([])
+            func publish(_ events: [Event]) { self.events.withLock { $0 += events } }
+        }
+        let store = try open()
+        let recorder = Recorder()
+        store.setEventPublisher(recorder)
+        let ids = try await users(store, 2)
+        let (direct, _) = try await store.openDirect(user: ids[0], peer: ids[1])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<50 {
+                group.addTask {
+                    _ = try await store.sendMessage(sender: ids[0], conversation: direct.id, clientId: "c\(index)", text: "x")
+                }
+            }
+            try await group.waitForAll()
+        }
+        let published = recorder.events.withLock { $0 }
+        #expect(published.count == 51)
+        #expect(published.map(\.cursor) == Array(1...51))
+        guard case .events(let synced, _, _) = try await store.sync(user: ids[1], after: 0, limit: 1000) else {
+            Issue.record("sync refused")
+            return
+        }
+        #expect(synced.map(\.cursor) == published.map(\.cursor))
+        #expect(synced.map(\.data) == published.map(\.data), "live and replayed events carry the same data")
+    }
+
+    @Test func schemaInvariantsHoldEvenAgainstRawSQL() async throws {
+        let store = try open()
+        let ids = try await users(store, 2)
+        let (direct, _) = try await store.openDirect(user: ids[0], peer: ids[1])
+        _ = try await store.sendMessage(sender: ids[0], conversation: direct.id, clientId: "a", text: "one")
+        let attempts = [
+            "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at) VALUES (\(direct.id), 1, \(ids[1]), 'b', 'dup seq', 0)",
+            "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at) VALUES (\(direct.id), 2, \(ids[0]), 'a', 'dup client id', 0)",
+            "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at) VALUES (999, 2, \(ids[0]), 'z', 'no conversation', 0)",
+            "INSERT INTO members (conversation_id, user_id, role, joined_at, since_cursor) VALUES (\(direct.id), 999, 'member', 0, 0)",
+            "INSERT INTO users (handle, display_name, created_at) VALUES ('USER0', 'case-insensitive duplicate', 0)",
+            "INSERT INTO conversations (kind, created_at, last_activity_at) VALUES ('direct', 0, 0)",
+        ]
+        for sql in attempts {
+            await #expect(throws: DatabaseError.self, "\(sql)") {
+                try await store.write { db, _ in try db.execute(sql: sql) }
+            }
+        }
+    }
+
+    @Test func aDatabaseFromANewerChatdIsRefused() async throws {
+        do {
+            let store = try open()
+            try await store.write { db, _ in
+                try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')")
+            }
+            try store.close()
+        }
+        #expect {
+            try open()
+        } throws: { error in
+            (error as? StoreError)?.message.contains("newer version of chatd") == true
+        }
+    }
+
+    @Test func prunedHistoryAnswersResetRequired() async throws {
+        let store = try open()
+        let ids = try await users(store, 2)
+        let (direct, _) = try await store.openDirect(user: ids[0], peer: ids[1])
+        for index in 0..<5 {
+            _ = try await store.sendMessage(sender: ids[0], conversation: direct.id, clientId: "c\(index)", text: "x")
+        }
+        #expect(try await store.pruneEvents(olderThan: Clock.nowMillis() + 1, batch: 2) == 6)
+        _ = try await store.sendMessage(sender: ids[0], conversation: direct.id, clientId: "after", text: "y")
+        #expect(try await store.sync(user: ids[1], after: 0, limit: 10) == .resetRequired(head: 7, oldestAvailable: 6))
+        #expect(try await store.sync(user: ids[1], after: 5, limit: 10) == .resetRequired(head: 7, oldestAvailable: 6))
+        guard case .events(let events, let cursor, false) = try await store.sync(user: ids[1], after: 6, limit: 10) else {
+            Issue.record("a cursor at the pruning point must sync")
+            return
+        }
+        #expect(events.map(\.cursor) == [7])
+        #expect(cursor == 7)
+        // Cursors are never reused after pruning (AUTOINCREMENT).
+        #expect(try await store.headCursor() == 7)
+    }
+
+    @Test func searchIsScopedToTheAskersConversationsAndFollowsEdits() async throws {
+        let store = try open()
+        let ids = try await users(store, 3)
+        let (mine, _) = try await store.openDirect(user: ids[0], peer: ids[1])
+        let (theirs, _) = try await store.openDirect(user: ids[1], peer: ids[2])
+        _ = try await store.sendMessage(sender: ids[0], conversation: mine.id, clientId: "a", text: "Crème brûlée recipe")
+        _ = try await store.sendMessage(sender: ids[1], conversation: theirs.id, clientId: "b", text: "secret recipe")
+        #expect(try await store.search("creme", user: ids[0], conversation: nil, limit: 10).count == 1)
+        #expect(try await store.search("recipe", user: ids[0], conversation: nil, limit: 10).count == 1)
+        #expect(try await store.search("recipe", user: ids[1], conversation: nil, limit: 10).count == 2)
+        #expect(try await store.search("rec", user: ids[1], conversation: theirs.id, limit: 10).count == 1)
+        // FTS syntax in the query is just text.
+        #expect(try await store.search("recipe\" OR secret NEAR(", user: ids[0], conversation: nil, limit: 10).isEmpty)
+        _ = try await store.editMessage(conversation: mine.id, seq: 1, text: "Tarte tatin", editor: ids[0])
+        #expect(try await store.search("recipe", user: ids[0], conversation: nil, limit: 10).isEmpty)
+        #expect(try await store.search("tatin", user: ids[0], conversation: nil, limit: 10).count == 1)
+        _ = try await store.deleteMessage(conversation: mine.id, seq: 1, actor: ids[0])
+        #expect(try await store.search("tatin", user: ids[0], conversation: nil, limit: 10).isEmpty)
+    }
+}
