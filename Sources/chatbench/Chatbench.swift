@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// Benchmarks of chatd, as programs with a documented command line. Each scenario prints readable lines and, last,
+/// one JSON object with its figures. Every figure is measured in the run; none is typed in.
+@main
+struct Chatbench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chatbench",
+        abstract: "Benchmarks of chatd.",
+        subcommands: [StoreScenario.self])
+}

@@ -1,0 +1,172 @@
+import ArgumentParser
+import ChatCore
+import ChatStore
+import Foundation
+import GRDB
+
+/// `chatbench store`: concurrent senders through the real store (`Store.sendMessage`: message row, event row, search
+/// index, counters, one group-committed transaction per batch, `synchronous=FULL`), against the disk's ceiling
+/// measured in the same run (plain inserts of rows of the same size, 100 per transaction, same pragmas), and history
+/// page reads on a conversation of `--history-messages` messages.
+struct StoreScenario: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store", abstract: "Durable message writes and history reads through the store layer.")
+
+    @Option(help: "Concurrent senders.") var senders = 64
+    @Option(help: "Seconds of sending (and of the ceiling measurement).") var seconds = 10.0
+    @Option(help: "Messages in the conversation whose history pages are read.") var historyMessages = 1_000_000
+    @Option(help: "History pages read for the latency figures.") var historyReads = 5_000
+    @Option(help: "Folder for the benchmark's databases (a temporary folder by default; removed afterwards).")
+    var directory: String?
+
+    func run() async throws {
+        let root = URL(fileURLWithPath: directory ?? NSTemporaryDirectory())
+            .appendingPathComponent("chatbench-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+
+        let ceiling = try measureCeiling(at: root.appendingPathComponent("ceiling"))
+        print("ceiling: \(Int(ceiling)) rows/s (plain 100-row transactions, synchronous=FULL, WAL)")
+
+        let sends = try await measureSends(at: root.appendingPathComponent("sends"))
+        let ratio = sends.perSecond / ceiling
+        print(
+            "store: \(Int(sends.perSecond)) messages/s from \(senders) senders; ack p50 \(rounded(sends.latencies.percentile(50))) ms, p99 \(rounded(sends.latencies.percentile(99))) ms; \(rounded(sends.batch, 1)) messages per commit; ratio \(rounded(ratio))"
+        )
+
+        let history = try await measureHistory(at: root.appendingPathComponent("history"))
+        print(
+            "history: \(historyMessages) messages; page of 50 p50 \(rounded(history.percentile(50))) ms, p99 \(rounded(history.percentile(99))) ms over \(history.count) reads"
+        )
+        printResult([
+            "scenario": "store", "senders": senders, "msgs_per_s": Int(sends.perSecond),
+            "p50_ms": rounded(sends.latencies.percentile(50)), "p99_ms": rounded(sends.latencies.percentile(99)),
+            "ceiling_rows_per_s": Int(ceiling), "ratio": rounded(ratio),
+            "messages_per_commit": rounded(sends.batch, 1), "history_messages": historyMessages,
+            "history_p50_ms": rounded(history.percentile(50)), "history_p99_ms": rounded(history.percentile(99)),
+        ])
+    }
+
+    /// Rows/s of plain inserts of message-sized rows, 100 per transaction, with the store's pragmas.
+    func measureCeiling(at directory: URL) throws -> Double {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var config = Configuration()
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        let pool = try DatabasePool(path: directory.appendingPathComponent("ceiling.sqlite").path, configuration: config)
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE rows (id INTEGER PRIMARY KEY, conversation_id INTEGER NOT NULL, seq INTEGER NOT NULL,
+                        sender_id INTEGER NOT NULL, client_id TEXT NOT NULL, body TEXT, created_at INTEGER NOT NULL)
+                    """)
+        }
+        let deadline = now() + UInt64(seconds * 1e9)
+        let start = now()
+        var rows = 0
+        while now() < deadline {
+            try pool.writeWithoutTransaction { db in
+                try db.inTransaction {
+                    let statement = try db.cachedStatement(
+                        sql: "INSERT INTO rows (conversation_id, seq, sender_id, client_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+                    for _ in 0..<100 {
+                        rows += 1
+                        try statement.execute(arguments: [rows % 64, rows, rows % 64, UUID().uuidString, sampleText(rows), rows])
+                    }
+                    return .commit
+                }
+            }
+        }
+        try pool.close()
+        return Double(rows) / (Double(now() - start) / 1e9)
+    }
+
+    struct SendFigures {
+        var perSecond: Double
+        var latencies: Latencies
+        var batch: Double
+    }
+
+    /// Each sender has its own direct conversation with a shared peer and sends as fast as its acks come back.
+    func measureSends(at directory: URL) async throws -> SendFigures {
+        let store = try Store(directory: directory, durability: .full)
+        let peer = try await store.createUser(handle: "peer", displayName: "Peer", passwordHash: nil).id
+        var conversations: [(UserID, ConversationID)] = []
+        for index in 0..<senders {
+            let user = try await store.createUser(handle: "sender\(index)", displayName: "S", passwordHash: nil).id
+            conversations.append((user, try await store.openDirect(user: user, peer: peer).0.id))
+        }
+        let before = store.writeStatistics
+        let start = now()
+        let deadline = start + UInt64(seconds * 1e9)
+        let latencies = try await withThrowingTaskGroup(of: Latencies.self) { group in
+            for (index, (user, conversation)) in conversations.enumerated() {
+                group.addTask {
+                    var latencies = Latencies()
+                    var sequence = 0
+                    while now() < deadline {
+                        sequence += 1
+                        let sent = now()
+                        _ = try await store.sendMessage(
+                            sender: user, conversation: conversation, clientId: "\(index)-\(sequence)",
+                            text: sampleText(sequence))
+                        latencies.add(now() - sent)
+                    }
+                    return latencies
+                }
+            }
+            return try await group.reduce(into: Latencies()) { $0.add(contentsOf: $1) }
+        }
+        let elapsed = Double(now() - start) / 1e9
+        let after = store.writeStatistics
+        try store.close()
+        let batch = Double(after.writes - before.writes) / Double(max(1, after.transactions - before.transactions))
+        return SendFigures(perSecond: Double(latencies.count) / elapsed, latencies: latencies, batch: batch)
+    }
+
+    /// Fills one conversation with `historyMessages` messages (bulk SQL in the store's schema, with events and the
+    /// search index, like sends), then reads random pages of 50 through `Store.history`.
+    func measureHistory(at directory: URL) async throws -> Latencies {
+        var store = try Store(directory: directory, durability: .normal)
+        let alice = try await store.createUser(handle: "alice", displayName: "A", passwordHash: nil).id
+        let bob = try await store.createUser(handle: "bob", displayName: "B", passwordHash: nil).id
+        let conversation = try await store.openDirect(user: alice, peer: bob).0.id
+        try store.close()
+
+        let fillStart = now()
+        let queue = try DatabaseQueue(path: directory.appendingPathComponent("chatd.sqlite").path)
+        let chunk = 50_000
+        var seq = 0
+        while seq < historyMessages {
+            try queue.inTransaction { db in
+                let message = try db.cachedStatement(
+                    sql: "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+                let event = try db.cachedStatement(
+                    sql: "INSERT INTO events (type, conversation_id, message_id, created_at) VALUES ('message.created', ?, ?, ?)")
+                for _ in 0..<min(chunk, historyMessages - seq) {
+                    seq += 1
+                    let sender = seq % 2 == 0 ? alice : bob
+                    try message.execute(arguments: [conversation, seq, sender, "h\(seq)", sampleText(seq), seq])
+                    try event.execute(arguments: [conversation, db.lastInsertedRowID, seq])
+                }
+                try db.execute(
+                    sql: "UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE id = ?",
+                    arguments: [seq, seq, conversation])
+                return .commit
+            }
+        }
+        try queue.close()
+        print("history: filled \(historyMessages) messages in \(rounded(Double(now() - fillStart) / 1e9, 1)) s")
+
+        store = try Store(directory: directory)
+        var latencies = Latencies()
+        for read in 0..<historyReads {
+            let before = read == 0 ? nil : Seq.random(in: 51...Int64(max(51, historyMessages)))
+            let start = now()
+            let page = try await store.history(conversation: conversation, for: alice, before: before, after: nil, limit: 50)
+            latencies.add(now() - start)
+            precondition(page.messages.count == min(50, historyMessages), "a history page came back short")
+        }
+        try store.close()
+        return latencies
+    }
+}
