@@ -26,8 +26,11 @@ struct MemberData: Encodable {
     var by: UserID
 }
 
-struct MessageData: Encodable {
-    var message: Message
+/// `{"message":{…}}`, encoded by hand (see `Message.json`): it is on the path of every send.
+enum MessageData {
+    static func json(_ message: Message) -> String {
+        "{\"message\":" + message.json + "}"
+    }
 }
 
 struct ReactionData: Encodable {

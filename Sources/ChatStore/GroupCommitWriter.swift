@@ -9,8 +9,7 @@ import Synchronization
 /// So N concurrent senders cost one `COMMIT` (one fsync with `synchronous=FULL`) per batch instead of N.
 ///
 /// Contract:
-/// - Each write runs in its own savepoint inside the batch's transaction: a write that throws is rolled back alone
-///   and its caller gets the error; the others commit.
+/// - A write that throws is undone alone and its caller gets the error; the others commit (see `commit`).
 /// - A caller is answered only after the batch's `COMMIT` has returned. If the commit itself fails, every caller
 ///   of the batch gets that error and nothing of the batch is kept.
 /// - Events appended by a batch's writes are handed to the `EventPublisher` after the commit, in cursor order.
@@ -81,37 +80,54 @@ final class GroupCommitWriter: Sendable {
         }
     }
 
+    /// Commits a batch in one transaction. Writes run one after the other without savepoints (an FTS5 table
+    /// flushes its pending index at every savepoint, which would cost more than the write itself). A write that
+    /// fails before changing any row fails alone. One that fails after changing rows poisons the transaction: it is
+    /// rolled back and run again without that write, whose caller gets its error.
     private func commit(_ batch: [PendingWrite]) {
-        var outcomes: [PendingWrite.Outcome] = []
-        outcomes.reserveCapacity(batch.count)
-        var events: [Event] = []
-        do {
-            try pool.writeWithoutTransaction { db in
-                try db.inTransaction(.immediate) {
-                    for write in batch {
-                        let log = EventLog()
-                        var outcome: PendingWrite.Outcome?
-                        try db.inSavepoint {
-                            let result = write.run(db, log)
-                            outcome = result
-                            if case .success = result { return .commit }
-                            return .rollback
+        var remaining = batch
+        while !remaining.isEmpty {
+            var outcomes: [PendingWrite.Outcome] = []
+            outcomes.reserveCapacity(remaining.count)
+            var events: [Event] = []
+            var poisoned: (index: Int, outcome: PendingWrite.Outcome)?
+            do {
+                try pool.writeWithoutTransaction { db in
+                    try db.inTransaction(.immediate) {
+                        for (index, write) in remaining.enumerated() {
+                            let log = EventLog()
+                            let changesBefore = db.totalChangesCount
+                            let outcome = write.run(db, log)
+                            switch outcome {
+                            case .success:
+                                events.append(contentsOf: log.events)
+                            case .failure where db.totalChangesCount != changesBefore:
+                                poisoned = (index, outcome)
+                                return .rollback
+                            case .failure:
+                                break
+                            }
+                            outcomes.append(outcome)
                         }
-                        if case .success = outcome { events.append(contentsOf: log.events) }
-                        outcomes.append(outcome!)
+                        return .commit
                     }
-                    return .commit
                 }
+            } catch {
+                for write in remaining { write.fail(error) }
+                return
             }
-        } catch {
-            for write in batch { write.fail(error) }
+            if let poisoned {
+                poisoned.outcome.deliver()
+                remaining.remove(at: poisoned.index)
+                continue
+            }
+            committedTransactions.add(1, ordering: .relaxed)
+            committedWrites.add(remaining.count, ordering: .relaxed)
+            for outcome in outcomes { outcome.deliver() }
+            if !events.isEmpty, let publisher = publisher.withLock({ $0 }) {
+                publisher.publish(events)
+            }
             return
-        }
-        committedTransactions.add(1, ordering: .relaxed)
-        committedWrites.add(batch.count, ordering: .relaxed)
-        for outcome in outcomes { outcome.deliver() }
-        if !events.isEmpty, let publisher = publisher.withLock({ $0 }) {
-            publisher.publish(events)
         }
     }
 }
@@ -143,7 +159,7 @@ public final class EventLog {
     }
 }
 
-/// One queued write, type-erased. `run` executes on the writer queue inside a savepoint and returns how to answer
+/// One queued write, type-erased. `run` executes on the writer queue inside the batch transaction and returns how to answer
 /// the caller; the answer is delivered only after the commit.
 private struct PendingWrite: Sendable {
     enum Outcome {

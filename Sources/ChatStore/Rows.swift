@@ -57,12 +57,12 @@ struct Membership {
 extension Database {
     /// Whether either user has blocked the other.
     func isBlocked(between a: UserID, and b: UserID) throws -> Bool {
-        try Bool.fetchOne(
-            self,
+        let statement = try cachedStatement(
             sql: """
                 SELECT EXISTS(SELECT 1 FROM blocks WHERE (blocker_id = ? AND blocked_id = ?)
                                                       OR (blocker_id = ? AND blocked_id = ?))
-                """, arguments: [a, b, b, a]) ?? false
+                """)
+        return try Bool.fetchOne(statement, arguments: [a, b, b, a]) ?? false
     }
 
     func userExists(_ id: UserID) throws -> Bool {

@@ -91,7 +91,7 @@ extension Store {
         let messageId: MessageID? = row[6]
         let data: String
         if messageId != nil {
-            data = ChatJSON.string(MessageData(message: Message(row: row, offset: 6)))
+            data = MessageData.json(Message(row: row, offset: 6))
         } else {
             data = row[5] ?? "{}"
         }

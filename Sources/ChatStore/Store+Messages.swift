@@ -57,12 +57,14 @@ extension Store {
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: [conversation, seq, sender, clientId, text, replyTo, now])
+            let id = db.lastInsertedRowID
+            try SearchIndex.add(db, id: id, text: text)
             let message = Message(
-                id: db.lastInsertedRowID, conversationId: conversation, seq: seq, senderId: sender, clientId: clientId,
+                id: id, conversationId: conversation, seq: seq, senderId: sender, clientId: clientId,
                 text: text, replyToSeq: replyTo, createdAt: now, editedAt: nil, deletedAt: nil)
             let event = try log.append(
                 db, .messageCreated, conversationId: conversation, messageId: message.id, storedData: nil,
-                wireData: ChatJSON.string(MessageData(message: message)), at: now)
+                wireData: MessageData.json(message), at: now)
             // Sending reads everything before it: the sender's own message never counts as unread.
             try db.cachedStatement(
                 sql: """
@@ -119,12 +121,14 @@ extension Store {
             let now = Clock.nowMillis()
             try db.execute(
                 sql: "UPDATE messages SET body = ?, edited_at = ? WHERE id = ?", arguments: [text, now, message.id])
+            try SearchIndex.remove(db, id: message.id, text: message.text)
+            try SearchIndex.add(db, id: message.id, text: text)
             message.text = text
             message.editedAt = now
             try Self.attachReactions(db, to: &message)
             try log.append(
                 db, .messageEdited, conversationId: conversation, messageId: message.id, storedData: nil,
-                wireData: ChatJSON.string(MessageData(message: message)), at: now)
+                wireData: MessageData.json(message), at: now)
             return message
         }
     }
@@ -142,12 +146,13 @@ extension Store {
             let now = Clock.nowMillis()
             try db.execute(
                 sql: "UPDATE messages SET body = NULL, deleted_at = ? WHERE id = ?", arguments: [now, message.id])
+            try SearchIndex.remove(db, id: message.id, text: message.text)
             try db.execute(sql: "DELETE FROM reactions WHERE message_id = ?", arguments: [message.id])
             message.text = nil
             message.deletedAt = now
             try log.append(
                 db, .messageDeleted, conversationId: conversation, messageId: message.id, storedData: nil,
-                wireData: ChatJSON.string(MessageData(message: message)), at: now)
+                wireData: MessageData.json(message), at: now)
             return message
         }
     }

@@ -42,3 +42,19 @@ extension Store {
         return words.dropLast().joined(separator: " ") + (words.count > 1 ? " " : "") + words.last! + "*"
     }
 }
+
+/// Keeps `messages_fts` in step with message bodies. Each is one single-row statement, so FTS5 keeps its pending
+/// terms in memory until the commit (see the migration for why there is no trigger).
+enum SearchIndex {
+    static func add(_ db: Database, id: MessageID, text: String) throws {
+        try db.cachedStatement(sql: "INSERT INTO messages_fts (rowid, body) VALUES (?, ?)")
+            .execute(arguments: [id, text])
+    }
+
+    /// External-content FTS5 forgets a row only when told its old text.
+    static func remove(_ db: Database, id: MessageID, text: String?) throws {
+        guard let text else { return }
+        try db.cachedStatement(sql: "INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', ?, ?)")
+            .execute(arguments: [id, text])
+    }
+}

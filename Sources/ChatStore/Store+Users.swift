@@ -37,12 +37,15 @@ extension Store {
     public func userForExternalSubject(_ subject: String, handle: String?, displayName: String) async throws
         -> UserProfile
     {
-        try await write { db, _ in
-            if let existing = try Row.fetchOne(
-                db, sql: "SELECT \(UserProfile.columns) FROM users u WHERE external_subject = ?", arguments: [subject])
-            {
-                return UserProfile(row: existing)
-            }
+        let find = { @Sendable (db: Database) throws -> UserProfile? in
+            try Row.fetchOne(
+                db, sql: "SELECT \(UserProfile.columns) FROM users u WHERE external_subject = ?", arguments: [subject]
+            ).map { UserProfile(row: $0) }
+        }
+        // Every request with such a token comes here: read first, write only on first sight.
+        if let existing = try await read(find) { return existing }
+        return try await write { db, _ in
+            if let existing = try find(db) { return existing }
             var handle = handle.flatMap { try? Validate.handle($0) }
             if let wanted = handle,
                 try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM users WHERE handle = ?)", arguments: [wanted])

@@ -50,3 +50,9 @@ func sampleText(_ index: Int) -> String {
     }
     return String(text.utf8.prefix(100))!
 }
+
+/// A client id of the length apps typically use (a UUID's 36 characters), made without a system call.
+func clientID(_ index: Int) -> String {
+    let digits = String(index)
+    return String(repeating: "0", count: 36 - digits.count) + digits
+}

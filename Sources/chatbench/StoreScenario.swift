@@ -70,7 +70,7 @@ struct StoreScenario: AsyncParsableCommand {
                         sql: "INSERT INTO rows (conversation_id, seq, sender_id, client_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)")
                     for _ in 0..<100 {
                         rows += 1
-                        try statement.execute(arguments: [rows % 64, rows, rows % 64, UUID().uuidString, sampleText(rows), rows])
+                        try statement.execute(arguments: [rows % 64, rows, rows % 64, clientID(rows), sampleText(rows), rows])
                     }
                     return .commit
                 }
@@ -95,6 +95,7 @@ struct StoreScenario: AsyncParsableCommand {
             let user = try await store.createUser(handle: "sender\(index)", displayName: "S", passwordHash: nil).id
             conversations.append((user, try await store.openDirect(user: user, peer: peer).0.id))
         }
+        let texts = (0..<1024).map(sampleText)
         let before = store.writeStatistics
         let start = now()
         let deadline = start + UInt64(seconds * 1e9)
@@ -108,7 +109,7 @@ struct StoreScenario: AsyncParsableCommand {
                         let sent = now()
                         _ = try await store.sendMessage(
                             sender: user, conversation: conversation, clientId: "\(index)-\(sequence)",
-                            text: sampleText(sequence))
+                            text: texts[sequence % texts.count])
                         latencies.add(now() - sent)
                     }
                     return latencies
