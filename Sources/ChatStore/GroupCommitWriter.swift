@@ -1,5 +1,6 @@
 import ChatCore
 import Dispatch
+import Foundation
 import GRDB
 import Synchronization
 
@@ -21,6 +22,10 @@ final class GroupCommitWriter: Sendable {
     private let publisher: Mutex<(any EventPublisher)?>
     /// Upper bound of writes in one transaction, so one huge burst still commits in bounded steps.
     private let maxBatch: Int
+    /// Batch size from which the writer pauses `lingerMicroseconds` before taking the next batch. Below it (a quiet
+    /// server) nothing waits. Measured with `chatbench store`: 64 senders go from ~33 to ~64 writes per commit.
+    private let lingerAfter = 8
+    private let lingerMicroseconds: UInt32 = 100
     /// Transactions committed and writes they carried, for metrics and benchmarks.
     let committedTransactions = Atomic<Int>(0)
     let committedWrites = Atomic<Int>(0)
@@ -64,7 +69,11 @@ final class GroupCommitWriter: Sendable {
     }
 
     private func drain() {
+        var previousBatch = 0
         while true {
+            // Like PostgreSQL's commit_delay: when the last batch was busy, its writers are about to come back with
+            // their next writes; a short pause lets them join this batch and share its fsync.
+            if previousBatch >= lingerAfter { usleep(lingerMicroseconds) }
             let batch: [PendingWrite] = state.withLock { state in
                 guard !state.pending.isEmpty else {
                     state.draining = false
@@ -76,6 +85,7 @@ final class GroupCommitWriter: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
+            previousBatch = batch.count
             commit(batch)
         }
     }

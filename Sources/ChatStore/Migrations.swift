@@ -103,7 +103,6 @@ enum Migrations {
         );
         CREATE INDEX events_by_conversation ON events(conversation_id, id);
         CREATE INDEX events_by_audience ON events(audience_user_id, id) WHERE audience_user_id IS NOT NULL;
-        CREATE INDEX events_by_time ON events(created_at);
         CREATE INDEX events_by_message ON events(message_id) WHERE message_id IS NOT NULL;
 
         -- Full-text search over message text. The store writes it next to each change of a message's body, not from

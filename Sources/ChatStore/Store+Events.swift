@@ -56,12 +56,12 @@ extension Store {
         var total = 0
         while true {
             let deleted = try await write { db, _ in
-                guard
-                    let last = try EventCursor.fetchOne(
-                        db,
-                        sql: "SELECT MAX(id) FROM (SELECT id FROM events WHERE created_at < ? ORDER BY id LIMIT ?)",
-                        arguments: [cutoff, batch])
-                else { return 0 }
+                // Events are appended in time order, so the old ones are a prefix of the rowid order: no index on
+                // created_at is needed (nor paid for on every write).
+                let oldest = try Row.fetchAll(
+                    db, sql: "SELECT id, created_at FROM events ORDER BY id LIMIT ?", arguments: [batch])
+                guard let lastOld = oldest.prefix(while: { row in (row[1] as Millis) < cutoff }).last else { return 0 }
+                let last: EventCursor = lastOld[0]
                 try db.execute(sql: "DELETE FROM events WHERE id <= ?", arguments: [last])
                 let count = db.changesCount
                 try db.execute(

@@ -34,15 +34,17 @@ extension Store {
                     db, sql: "SELECT MIN(id) FROM events WHERE message_id = ?", arguments: [original.id])
                 return SendResult(message: original, cursor: cursor, duplicate: true)
             }
-            _ = try Membership.require(db, conversation: conversation, user: sender)
-            let now = Clock.nowMillis()
-            let bump = try db.cachedStatement(
+            // Every check comes before the first change, so a refused send fails alone in its batch.
+            let state = try db.cachedStatement(
                 sql: """
-                    UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ?
-                    WHERE id = ? RETURNING last_seq, direct_key
+                    SELECT c.last_seq, c.direct_key,
+                           EXISTS (SELECT 1 FROM members WHERE conversation_id = c.id AND user_id = ?2)
+                    FROM conversations c WHERE c.id = ?1
                     """)
-            let row = try Row.fetchOne(bump, arguments: [now, conversation])!
-            let seq: Seq = row[0]
+            guard let row = try Row.fetchOne(state, arguments: [conversation, sender]), row[2] as Bool else {
+                throw ChatError.notFound("conversation \(conversation)")
+            }
+            let seq = (row[0] as Seq) + 1
             if let directKey: String = row[1], let peer = Self.peer(in: directKey, of: sender),
                 try db.isBlocked(between: sender, and: peer)
             {
@@ -51,6 +53,9 @@ extension Store {
             if let replyTo, replyTo >= seq {
                 throw ChatError.invalid("reply_to \(replyTo) is not an earlier message of this conversation")
             }
+            let now = Clock.nowMillis()
+            try db.cachedStatement(sql: "UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE id = ?")
+                .execute(arguments: [seq, now, conversation])
             try db.cachedStatement(
                 sql: """
                     INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, reply_to_seq, created_at)
