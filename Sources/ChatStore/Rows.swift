@@ -11,6 +11,12 @@ extension UserProfile {
             id: row[offset], handle: row[offset + 1], displayName: row[offset + 2], createdAt: row[offset + 3],
             lastSeenAt: row[offset + 4])
     }
+
+    /// The one user matching `condition` (on table alias `u`), if any.
+    static func fetch(_ db: Database, where condition: String, _ arguments: StatementArguments) throws -> UserProfile? {
+        try Row.fetchOne(db, sql: "SELECT \(columns) FROM users u WHERE \(condition)", arguments: arguments)
+            .map { UserProfile(row: $0) }
+    }
 }
 
 extension Message {

@@ -38,9 +38,7 @@ extension Store {
         -> UserProfile
     {
         let find = { @Sendable (db: Database) throws -> UserProfile? in
-            try Row.fetchOne(
-                db, sql: "SELECT \(UserProfile.columns) FROM users u WHERE external_subject = ?", arguments: [subject]
-            ).map { UserProfile(row: $0) }
+            try UserProfile.fetch(db, where: "external_subject = ?", [subject])
         }
         // Every request with such a token comes here: read first, write only on first sight.
         if let existing = try await read(find) { return existing }
@@ -66,11 +64,7 @@ extension Store {
     public func userForVerifiedDestination(_ destination: String, channel: OTPChannel) async throws -> UserProfile {
         let column = channel == .sms ? "phone" : "email"
         return try await write { db, _ in
-            if let existing = try Row.fetchOne(
-                db, sql: "SELECT \(UserProfile.columns) FROM users u WHERE \(column) = ?", arguments: [destination])
-            {
-                return UserProfile(row: existing)
-            }
+            if let existing = try UserProfile.fetch(db, where: "\(column) = ?", [destination]) { return existing }
             let now = Clock.nowMillis()
             let displayName = channel == .email ? String(destination.prefix { $0 != "@" }.prefix(64)) : "User"
             try db.execute(
@@ -83,31 +77,29 @@ extension Store {
 
     public func profile(id: UserID) async throws -> UserProfile {
         try await read { db in
-            guard
-                let row = try Row.fetchOne(
-                    db, sql: "SELECT \(UserProfile.columns) FROM users u WHERE id = ?", arguments: [id])
-            else { throw ChatError.notFound("user \(id)") }
-            return UserProfile(row: row)
+            guard let user = try UserProfile.fetch(db, where: "id = ?", [id]) else {
+                throw ChatError.notFound("user \(id)")
+            }
+            return user
         }
     }
 
     public func profile(handle: String) async throws -> UserProfile {
         try await read { db in
-            guard
-                let row = try Row.fetchOne(
-                    db, sql: "SELECT \(UserProfile.columns) FROM users u WHERE handle = ?", arguments: [handle])
-            else { throw ChatError.notFound("user '\(handle)'") }
-            return UserProfile(row: row)
+            guard let user = try UserProfile.fetch(db, where: "handle = ?", [handle]) else {
+                throw ChatError.notFound("user '\(handle)'")
+            }
+            return user
         }
     }
 
     public func updateDisplayName(user: UserID, to displayName: String) async throws -> UserProfile {
         try await write { db, _ in
             try db.execute(sql: "UPDATE users SET display_name = ? WHERE id = ?", arguments: [displayName, user])
-            guard db.changesCount == 1 else { throw ChatError.notFound("user \(user)") }
-            let row = try Row.fetchOne(
-                db, sql: "SELECT \(UserProfile.columns) FROM users u WHERE id = ?", arguments: [user])!
-            return UserProfile(row: row)
+            guard db.changesCount == 1, let profile = try UserProfile.fetch(db, where: "id = ?", [user]) else {
+                throw ChatError.notFound("user \(user)")
+            }
+            return profile
         }
     }
 

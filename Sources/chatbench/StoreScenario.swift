@@ -34,7 +34,7 @@ struct StoreScenario: AsyncParsableCommand {
             "store: \(Int(sends.perSecond)) messages/s from \(senders) senders; ack p50 \(rounded(sends.latencies.percentile(50))) ms, p99 \(rounded(sends.latencies.percentile(99))) ms; \(rounded(sends.batch, 1)) messages per commit; ratio \(rounded(ratio))"
         )
 
-        let history = try await measureHistory(at: root.appendingPathComponent("history"))
+        let (history, bytesPerMessage) = try await measureHistory(at: root.appendingPathComponent("history"))
         print(
             "history: \(historyMessages) messages; page of 50 p50 \(rounded(history.percentile(50))) ms, p99 \(rounded(history.percentile(99))) ms over \(history.count) reads"
         )
@@ -44,6 +44,7 @@ struct StoreScenario: AsyncParsableCommand {
             "ceiling_rows_per_s": Int(ceiling), "ratio": rounded(ratio),
             "messages_per_commit": rounded(sends.batch, 1), "history_messages": historyMessages,
             "history_p50_ms": rounded(history.percentile(50)), "history_p99_ms": rounded(history.percentile(99)),
+            "disk_bytes_per_msg": Int(bytesPerMessage),
         ])
     }
 
@@ -108,7 +109,7 @@ struct StoreScenario: AsyncParsableCommand {
                         sequence += 1
                         let sent = now()
                         _ = try await store.sendMessage(
-                            sender: user, conversation: conversation, clientId: "\(index)-\(sequence)",
+                            sender: user, conversation: conversation, clientId: clientID(index * 100_000_000 + sequence),
                             text: texts[sequence % texts.count])
                         latencies.add(now() - sent)
                     }
@@ -126,7 +127,7 @@ struct StoreScenario: AsyncParsableCommand {
 
     /// Fills one conversation with `historyMessages` messages (bulk SQL in the store's schema, with events and the
     /// search index, like sends), then reads random pages of 50 through `Store.history`.
-    func measureHistory(at directory: URL) async throws -> Latencies {
+    func measureHistory(at directory: URL) async throws -> (latencies: Latencies, bytesPerMessage: Double) {
         var store = try Store(directory: directory, durability: .normal)
         let alice = try await store.createUser(handle: "alice", displayName: "A", passwordHash: nil).id
         let bob = try await store.createUser(handle: "bob", displayName: "B", passwordHash: nil).id
@@ -141,13 +142,17 @@ struct StoreScenario: AsyncParsableCommand {
             try queue.inTransaction { db in
                 let message = try db.cachedStatement(
                     sql: "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+                let search = try db.cachedStatement(sql: "INSERT INTO messages_fts (rowid, body) VALUES (?, ?)")
                 let event = try db.cachedStatement(
                     sql: "INSERT INTO events (type, conversation_id, message_id, created_at) VALUES ('message.created', ?, ?, ?)")
                 for _ in 0..<min(chunk, historyMessages - seq) {
                     seq += 1
                     let sender = seq % 2 == 0 ? alice : bob
-                    try message.execute(arguments: [conversation, seq, sender, "h\(seq)", sampleText(seq), seq])
-                    try event.execute(arguments: [conversation, db.lastInsertedRowID, seq])
+                    let text = sampleText(seq)
+                    try message.execute(arguments: [conversation, seq, sender, clientID(seq), text, seq])
+                    let id = db.lastInsertedRowID
+                    try search.execute(arguments: [id, text])
+                    try event.execute(arguments: [conversation, id, seq])
                 }
                 try db.execute(
                     sql: "UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE id = ?",
@@ -155,8 +160,15 @@ struct StoreScenario: AsyncParsableCommand {
                 return .commit
             }
         }
+        try await queue.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        let bytes = try await queue.read { db in
+            try Int.fetchOne(db, sql: "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()") ?? 0
+        }
         try queue.close()
-        print("history: filled \(historyMessages) messages in \(rounded(Double(now() - fillStart) / 1e9, 1)) s")
+        let bytesPerMessage = Double(bytes) / Double(max(1, historyMessages))
+        print(
+            "history: filled \(historyMessages) messages of 100 bytes in \(rounded(Double(now() - fillStart) / 1e9, 1)) s; database \(bytes / 1_048_576) MiB, \(Int(bytesPerMessage)) bytes per message (rows, event, search index, indexes)"
+        )
 
         store = try Store(directory: directory)
         var latencies = Latencies()
@@ -168,6 +180,6 @@ struct StoreScenario: AsyncParsableCommand {
             precondition(page.messages.count == min(50, historyMessages), "a history page came back short")
         }
         try store.close()
-        return latencies
+        return (latencies, bytesPerMessage)
     }
 }

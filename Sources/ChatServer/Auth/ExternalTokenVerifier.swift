@@ -57,14 +57,7 @@ struct ExternalTokenVerifier: Sendable {
         guard alg == algorithm else {
             throw ChatError(.unauthorized, "the token's algorithm is not accepted")
         }
-        let claims: Claims
-        do {
-            claims = try await keys.verify(token, as: Claims.self)
-        } catch let error as JWTError where error.errorType == .claimVerificationFailure && error.failedClaim is ExpirationClaim {
-            throw ChatError(.tokenExpired, "the access token has expired")
-        } catch {
-            throw ChatError(.unauthorized, "the access token is not valid")
-        }
+        let claims = try await keys.verifiedClaims(token, as: Claims.self)
         guard claims.iss.value == issuer, claims.aud.value.contains(audience), !claims.sub.value.isEmpty,
             claims.sub.value.utf8.count <= 255
         else {

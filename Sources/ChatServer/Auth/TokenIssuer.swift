@@ -44,14 +44,7 @@ struct TokenIssuer: Sendable {
 
     /// Verifies one of chatd's access tokens; the caller checks that its session is still active.
     func verify(_ token: String) async throws -> Identity {
-        let claims: AccessClaims
-        do {
-            claims = try await keys.verify(token, as: AccessClaims.self)
-        } catch let error as JWTError where error.errorType == .claimVerificationFailure && error.failedClaim is ExpirationClaim {
-            throw ChatError(.tokenExpired, "the access token has expired; refresh it")
-        } catch {
-            throw ChatError(.unauthorized, "the access token is not valid")
-        }
+        let claims = try await keys.verifiedClaims(token, as: AccessClaims.self)
         guard let user = UserID(claims.sub.value) else {
             throw ChatError(.unauthorized, "the access token is not valid")
         }
@@ -71,6 +64,22 @@ struct TokenIssuer: Sendable {
 
     static func hash(_ token: String) -> Data {
         Data(SHA256.hash(data: Data(token.utf8)))
+    }
+}
+
+extension JWTKeyCollection {
+    /// Verifies a token's signature and claims: an expired token is `token_expired` (the client refreshes), anything
+    /// else `unauthorized`, without saying more to whoever forged it.
+    func verifiedClaims<Claims: JWTPayload>(_ token: String, as type: Claims.Type) async throws -> Claims {
+        do {
+            return try await verify(token, as: type)
+        } catch let error as JWTError
+            where error.errorType == .claimVerificationFailure && error.failedClaim is ExpirationClaim
+        {
+            throw ChatError(.tokenExpired, "the access token has expired; refresh it")
+        } catch {
+            throw ChatError(.unauthorized, "the access token is not valid")
+        }
     }
 }
 
