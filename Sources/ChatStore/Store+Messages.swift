@@ -34,22 +34,25 @@ extension Store {
                     db, sql: "SELECT MIN(id) FROM events WHERE message_id = ?", arguments: [original.id])
                 return SendResult(message: original, cursor: cursor, duplicate: true)
             }
-            // Every check comes before the first change, so a refused send fails alone in its batch.
+            // Every check comes before the first change, so a refused send fails alone in its batch. One scalar
+            // query answers them: the conversation's last seq, or -1 for a non-member, -2 for a block either way
+            // in a direct conversation.
             let state = try db.cachedStatement(
                 sql: """
-                    SELECT c.last_seq, c.direct_key,
-                           EXISTS (SELECT 1 FROM members WHERE conversation_id = c.id AND user_id = ?2)
+                    SELECT CASE
+                      WHEN NOT EXISTS (SELECT 1 FROM members WHERE conversation_id = c.id AND user_id = ?2) THEN -1
+                      WHEN c.kind = 'direct' AND EXISTS (
+                          SELECT 1 FROM members other WHERE other.conversation_id = c.id AND other.user_id <> ?2 AND (
+                              EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?2 AND blocked_id = other.user_id)
+                           OR EXISTS (SELECT 1 FROM blocks WHERE blocker_id = other.user_id AND blocked_id = ?2)))
+                        THEN -2
+                      ELSE c.last_seq END
                     FROM conversations c WHERE c.id = ?1
                     """)
-            guard let row = try Row.fetchOne(state, arguments: [conversation, sender]), row[2] as Bool else {
-                throw ChatError.notFound("conversation \(conversation)")
-            }
-            let seq = (row[0] as Seq) + 1
-            if let directKey: String = row[1], let peer = Self.peer(in: directKey, of: sender),
-                try db.isBlocked(between: sender, and: peer)
-            {
-                throw ChatError(.blocked, "you cannot message this user")
-            }
+            let lastSeq = try Seq.fetchOne(state, arguments: [conversation, sender]) ?? -1
+            guard lastSeq != -1 else { throw ChatError.notFound("conversation \(conversation)") }
+            guard lastSeq != -2 else { throw ChatError(.blocked, "you cannot message this user") }
+            let seq = lastSeq + 1
             if let replyTo, replyTo >= seq {
                 throw ChatError.invalid("reply_to \(replyTo) is not an earlier message of this conversation")
             }
@@ -237,10 +240,13 @@ extension Store {
 
     // MARK: Building blocks
 
+    /// The message an earlier send with this `(sender, client_id)` stored. The common answer is "none", found
+    /// with a scalar query; only a real retry loads the row.
     static func message(_ db: Database, sender: UserID, clientId: String) throws -> Message? {
-        let statement = try db.cachedStatement(
-            sql: "SELECT \(Message.columns) FROM messages m WHERE m.sender_id = ? AND m.client_id = ?")
-        return try Row.fetchOne(statement, arguments: [sender, clientId]).map { Message(row: $0) }
+        let statement = try db.cachedStatement(sql: "SELECT id FROM messages WHERE sender_id = ? AND client_id = ?")
+        guard let id = try MessageID.fetchOne(statement, arguments: [sender, clientId]) else { return nil }
+        return try Row.fetchOne(db, sql: "SELECT \(Message.columns) FROM messages m WHERE m.id = ?", arguments: [id])
+            .map { Message(row: $0) }
     }
 
     static func requireMessage(_ db: Database, conversation: ConversationID, seq: Seq) throws -> Message {
@@ -250,12 +256,6 @@ extension Store {
                 arguments: [conversation, seq])
         else { throw ChatError.notFound("message \(seq)") }
         return Message(row: row)
-    }
-
-    /// The other user of a direct conversation, from its `"a:b"` key.
-    static func peer(in directKey: String, of user: UserID) -> UserID? {
-        let ids = directKey.split(separator: ":").compactMap { UserID($0) }
-        return ids.first { $0 != user }
     }
 
     static func attachReactions(_ db: Database, to message: inout Message) throws {

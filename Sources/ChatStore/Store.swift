@@ -28,6 +28,10 @@ public final class Store: Sendable {
         config.label = "chatd"
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+            // SQLite's default page cache (2 MiB) makes the writer re-read index pages from the OS on every send once
+            // the database outgrows it; the writer touches the hot end of every index, so it gets more.
+            let cacheKiB = db.configuration.readonly ? 16 * 1024 : 64 * 1024
+            try db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)")
         }
         let path = directory.appendingPathComponent("chatd.sqlite").path
         let pool = try DatabasePool(path: path, configuration: config)
