@@ -16,6 +16,7 @@ public final class Store: Sendable {
     public let limits: StoreLimits
     let pool: DatabasePool
     let writer: GroupCommitWriter
+    let checkpointer: Checkpointer
 
     /// Opens (creating if needed) `directory/chatd.sqlite` and migrates it.
     /// Refuses a database written by a newer chatd.
@@ -32,6 +33,7 @@ public final class Store: Sendable {
             // the database outgrows it; the writer touches the hot end of every index, so it gets more.
             let cacheKiB = db.configuration.readonly ? 16 * 1024 : 64 * 1024
             try db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Checkpointer.writerBackstopPages)")
         }
         let path = directory.appendingPathComponent("chatd.sqlite").path
         let pool = try DatabasePool(path: path, configuration: config)
@@ -43,6 +45,7 @@ public final class Store: Sendable {
                     + "Upgrade chatd, or restore a backup made by this version.")
         }
         try migrator.migrate(pool)
+        self.checkpointer = try Checkpointer(path: path, configuration: config)
         self.pool = pool
         self.limits = limits
         self.writer = GroupCommitWriter(pool: pool, publisher: nil)
@@ -77,6 +80,7 @@ public final class Store: Sendable {
     }
 
     public func close() throws {
+        try checkpointer.stop()
         try pool.close()
     }
 }

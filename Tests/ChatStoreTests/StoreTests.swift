@@ -176,3 +176,31 @@ import Testing
         #expect(try await store.search("tatin", user: ids[0], conversation: nil, limit: 10).isEmpty)
     }
 }
+
+/// The checkpointer moves committed pages into the database file by itself, off the writer's path.
+@Suite struct CheckpointerTests {
+    @Test func committedMessagesReachTheDatabaseFileWithoutTheWriterCheckpointing() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chatd-ckpt-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try Store(directory: directory)
+        let alice = try await store.createUser(handle: "alice", displayName: "A", passwordHash: nil).id
+        let bob = try await store.createUser(handle: "bob", displayName: "B", passwordHash: nil).id
+        let (direct, _) = try await store.openDirect(user: alice, peer: bob)
+        for index in 0..<200 {
+            _ = try await store.sendMessage(sender: alice, conversation: direct.id, clientId: "c\(index)", text: "hello")
+        }
+        // Far below the writer's own threshold, so only the checkpointer can have copied these pages.
+        var copied = 0
+        for _ in 0..<50 where copied < 200 {
+            try await Task.sleep(for: .milliseconds(100))
+            let snapshot = directory.appendingPathComponent("snapshot-\(UUID().uuidString).sqlite")
+            try FileManager.default.copyItem(at: directory.appendingPathComponent("chatd.sqlite"), to: snapshot)
+            let mainFileOnly = try DatabaseQueue(path: snapshot.path)
+            // Until a checkpoint, the file alone may not even hold the schema.
+            copied = (try? await mainFileOnly.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM messages") }) ?? 0
+            try mainFileOnly.close()
+        }
+        #expect(copied == 200)
+        try store.close()
+    }
+}
