@@ -49,7 +49,8 @@ func makeServices(config: ChatConfig, logger: Logger) async throws -> ChatServic
 
 func makeRouter(_ services: ChatServices) -> Router<ChatRequestContext> {
     let router = Router(context: ChatRequestContext.self)
-    router.add(middleware: ErrorMiddleware())
+    let routes = RouteTable()
+    router.add(middleware: ErrorMiddleware(routes: routes))
     let authenticated = AuthMiddleware(authenticator: services.authenticator)
     let authLimiter = RateLimiter(capacity: services.config.limits.authRequestsPerMinute, per: 60)
     AuthRoutes(services: services).register(on: router, limiter: authLimiter, authenticated: authenticated)
@@ -59,6 +60,7 @@ func makeRouter(_ services: ChatServices) -> Router<ChatRequestContext> {
     ConversationRoutes(services: services).register(on: api)
     MessageRoutes(services: services).register(on: api)
     SyncRoutes(services: services).register(on: api)
+    routes.load(router.routes)
     return router
 }
 

@@ -35,7 +35,11 @@ extension Store {
 
     /// The user's words as an FTS5 query of quoted terms, so no input is read as FTS5 syntax.
     static func ftsQuery(_ raw: String) -> String? {
-        let words = raw.split(whereSeparator: { $0.isWhitespace || $0.isPunctuation && $0 != "'" })
+        // Whitespace, punctuation and control characters (a NUL would end FTS5's string early) separate words.
+        let words = raw.split(whereSeparator: { character in
+            character.isWhitespace || character.isPunctuation && character != "'"
+                || character.unicodeScalars.contains { $0.properties.generalCategory == .control }
+        })
             .prefix(16)
             .map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
         guard !words.isEmpty else { return nil }

@@ -35,6 +35,8 @@ import Testing
                 (try await api.call(.post, "/v1/conversations/group", token: alice.token, json: ["title": "", "member_ids": []]), 400, "invalid_request", "title"),
                 (try await api.call(.patch, "/v1/conversations/\(conversation)/members/\(bob.id)", token: alice.token, json: ["role": "king"]), 400, "invalid_request", "role"),
                 (try await api.call(.get, "/v1/nowhere", token: alice.token), 404, "not_found", "no route"),
+                (try await api.call(.delete, "/v1/auth/login"), 405, "method_not_allowed", "allowed: POST"),
+                (try await api.call(.put, "/v1/conversations/\(conversation)", token: alice.token), 405, "method_not_allowed", "allowed: GET, PATCH"),
             ]
             for (reply, status, code, fragment) in cases {
                 #expect(reply.status == status, "\(reply.text)")
@@ -42,6 +44,8 @@ import Testing
                 #expect(reply["error"]["message"].string?.contains(fragment) == true, "\(reply.text) lacks \(fragment)")
                 #expect(reply.headers[.contentType]?.hasPrefix("application/json") == true)
             }
+            let wrongMethod = try await api.call(.put, "/v1/conversations/\(conversation)/messages", token: alice.token)
+            #expect(wrongMethod.headers[.allow] == "GET, POST")
             let history = try await api.call(.get, path, token: alice.token)
             #expect(history["messages"].array.isEmpty, "no refused call wrote anything")
             let sync = try await api.call(.get, "/v1/sync?cursor=0", token: alice.token)

@@ -167,8 +167,12 @@ import Testing
         #expect(try await store.search("recipe", user: ids[0], conversation: nil, limit: 10).count == 1)
         #expect(try await store.search("recipe", user: ids[1], conversation: nil, limit: 10).count == 2)
         #expect(try await store.search("rec", user: ids[1], conversation: theirs.id, limit: 10).count == 1)
-        // FTS syntax in the query is just text.
+        // FTS syntax and control characters in the query are just text.
         #expect(try await store.search("recipe\" OR secret NEAR(", user: ids[0], conversation: nil, limit: 10).isEmpty)
+        for odd in ["C¹!#¤\u{0}ä'\th", "\u{0}", "a\u{0}b", "*", "\"\"", "NEAR(a b)", "a:b", "^x", "-x", "x AND"] {
+            _ = try await store.search(odd + " recipe", user: ids[0], conversation: nil, limit: 10)
+        }
+        await #expect(throws: ChatError.self) { try await store.search("\u{0} \u{1}", user: ids[0], conversation: nil, limit: 10) }
         _ = try await store.editMessage(conversation: mine.id, seq: 1, text: "Tarte tatin", editor: ids[0])
         #expect(try await store.search("recipe", user: ids[0], conversation: nil, limit: 10).isEmpty)
         #expect(try await store.search("tatin", user: ids[0], conversation: nil, limit: 10).count == 1)

@@ -7,11 +7,23 @@ import NIOCore
 /// Framework errors are translated into the same shape; anything unexpected is logged and answered 500
 /// without details.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let routes: RouteTable
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound && error.body == nil {
+            // The router found no route: is it the path, or only the method?
+            let allowed = routes.methods(for: request.uri.path)
+            guard !allowed.isEmpty else { return ErrorResponse.response(for: Self.chatError(for: error, request: request)) }
+            var response = ErrorResponse.response(
+                for: ChatError(
+                    .methodNotAllowed,
+                    "\(request.method) is not served on \(request.uri.path); allowed: \(allowed.joined(separator: ", "))"))
+            response.headers[.allow] = allowed.joined(separator: ", ")
+            return response
         } catch {
             let chatError = Self.chatError(for: error, request: request)
             if chatError.code == .internalError {

@@ -1,0 +1,30 @@
+import Hummingbird
+import Synchronization
+
+/// The served routes as path templates, to tell "no such path" (404) from "not with this method" (405 + `Allow`),
+/// which Hummingbird's router answers alike.
+final class RouteTable: Sendable {
+    private let routes = Mutex<[(segments: [Substring], method: String)]>([])
+
+    /// Loads the router's routes; called once, after every route is registered.
+    func load(_ descriptions: [Router<ChatRequestContext>.RouteDescription]) {
+        let loaded = descriptions.map { (Self.segments($0.path.description), $0.method.rawValue) }
+        routes.withLock { $0 = loaded }
+    }
+
+    /// The methods served for `path`, sorted; empty when no route has this path.
+    func methods(for path: String) -> [String] {
+        let requested = Self.segments(path)
+        let matching = routes.withLock { routes in
+            routes.filter { route in
+                route.segments.count == requested.count
+                    && zip(route.segments, requested).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+            }.map(\.method)
+        }
+        return Set(matching).sorted()
+    }
+
+    private static func segments(_ path: String) -> [Substring] {
+        path.split(separator: "/", omittingEmptySubsequences: true)
+    }
+}
