@@ -6,17 +6,11 @@ extension Store {
     /// Creates a user with a handle (and a bcrypt hash when registered with a password).
     public func createUser(handle: String, displayName: String, passwordHash: String?) async throws -> UserProfile {
         try await write { db, _ in
-            if try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM users WHERE handle = ?)", arguments: [handle])
-                == true
-            {
+            guard try !Self.isTaken(db, handle: handle) else {
                 throw ChatError(.handleTaken, "handle '\(handle)' is already taken")
             }
-            let now = Clock.nowMillis()
-            try db.execute(
-                sql: "INSERT INTO users (handle, display_name, password_hash, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [handle, displayName, passwordHash, now])
-            return UserProfile(
-                id: db.lastInsertedRowID, handle: handle, displayName: displayName, createdAt: now, lastSeenAt: nil)
+            return try Self.insertUser(
+                db, handle: handle, displayName: displayName, identity: ("password_hash", passwordHash))
         }
     }
 
@@ -44,19 +38,10 @@ extension Store {
         if let existing = try await read(find) { return existing }
         return try await write { db, _ in
             if let existing = try find(db) { return existing }
-            var handle = handle.flatMap { try? Validate.handle($0) }
-            if let wanted = handle,
-                try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM users WHERE handle = ?)", arguments: [wanted])
-                    == true
-            {
-                handle = nil
-            }
-            let now = Clock.nowMillis()
-            try db.execute(
-                sql: "INSERT INTO users (handle, display_name, external_subject, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [handle, displayName, subject, now])
-            return UserProfile(
-                id: db.lastInsertedRowID, handle: handle, displayName: displayName, createdAt: now, lastSeenAt: nil)
+            let wanted = handle.flatMap { try? Validate.handle($0) }
+            let free = try wanted.flatMap { try Self.isTaken(db, handle: $0) ? nil : $0 }
+            return try Self.insertUser(
+                db, handle: free, displayName: displayName, identity: ("external_subject", subject))
         }
     }
 
@@ -65,13 +50,8 @@ extension Store {
         let column = channel == .sms ? "phone" : "email"
         return try await write { db, _ in
             if let existing = try UserProfile.fetch(db, where: "\(column) = ?", [destination]) { return existing }
-            let now = Clock.nowMillis()
             let displayName = channel == .email ? String(destination.prefix { $0 != "@" }.prefix(64)) : "User"
-            try db.execute(
-                sql: "INSERT INTO users (\(column), display_name, created_at) VALUES (?, ?, ?)",
-                arguments: [destination, displayName, now])
-            return UserProfile(
-                id: db.lastInsertedRowID, handle: nil, displayName: displayName, createdAt: now, lastSeenAt: nil)
+            return try Self.insertUser(db, handle: nil, displayName: displayName, identity: (column, destination))
         }
     }
 
@@ -134,5 +114,23 @@ extension Store {
                     """, arguments: [user]
             ).map { UserProfile(row: $0) }
         }
+    }
+
+    // MARK: Building blocks
+
+    private static func isTaken(_ db: Database, handle: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM users WHERE handle = ?)", arguments: [handle]) ?? false
+    }
+
+    /// Inserts a user known by `identity` (a password hash, an external subject, a phone number or an e-mail).
+    private static func insertUser(
+        _ db: Database, handle: String?, displayName: String, identity: (column: String, value: String?)
+    ) throws -> UserProfile {
+        let now = Clock.nowMillis()
+        try db.execute(
+            sql: "INSERT INTO users (handle, display_name, \(identity.column), created_at) VALUES (?, ?, ?, ?)",
+            arguments: [handle, displayName, identity.value, now])
+        return UserProfile(
+            id: db.lastInsertedRowID, handle: handle, displayName: displayName, createdAt: now, lastSeenAt: nil)
     }
 }
