@@ -41,7 +41,8 @@ func makeServices(config: ChatConfig, logger: Logger) async throws -> ChatServic
         config: config, store: store, tokens: tokens,
         passwords: try await PasswordHasher(cost: config.auth.bcryptCost),
         codes: OneTimeCodes(
-            store: store, config: config.otp, key: otpKey, logToConsole: config.isDevelopmentDefault, logger: logger),
+            store: store, config: config.otp, key: otpKey, logToConsole: config.isDevelopmentDefault, logger: logger,
+            perDestination: RateLimiter(capacity: config.otp.requestsPerHour, per: 3600)),
         authenticator: Authenticator(tokens: tokens, external: external, store: store),
         sendLimiter: RateLimiter(capacity: config.limits.messagesPerMinute, per: 60),
         logger: logger)
@@ -94,22 +95,25 @@ struct StoreService: Service {
     }
 }
 
-/// Hourly housekeeping: prunes events past retention and checkpoints the WAL.
+/// Hourly housekeeping: prunes events past retention (also right at start-up, after a long stop) and truncates the
+/// WAL (not at start-up: the checkpointer keeps it short, and a truncating checkpoint waits for the writer).
 struct MaintenanceService: Service {
     let store: Store
     let retentionDays: Int
     let logger: Logger
 
     func run() async throws {
+        var firstRound = true
         while !Task.isShuttingDownGracefully {
             do {
                 let cutoff = Clock.nowMillis() - Millis(retentionDays) * 86_400_000
                 let pruned = try await store.pruneEvents(olderThan: cutoff)
                 if pruned > 0 { logger.info("pruned old events", metadata: ["count": "\(pruned)"]) }
-                try await store.checkpoint()
+                if !firstRound { try await store.checkpoint() }
             } catch {
                 logger.error("maintenance failed", metadata: ["error": "\(error)"])
             }
+            firstRound = false
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
         }
     }

@@ -36,6 +36,12 @@ final class Checkpointer: Sendable {
         timer = Mutex(source)
     }
 
+    /// A full checkpoint that also truncates the WAL, on this connection so it never races the periodic one.
+    /// It waits (busy timeout) for readers on older snapshots and for the writer.
+    func truncate() async throws {
+        try await connection.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
+
     func stop() throws {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
         timer.withLock { $0?.cancel() }

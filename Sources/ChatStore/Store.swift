@@ -74,9 +74,7 @@ public final class Store: Sendable {
 
     /// Moves the WAL back into the database file and truncates it; for quiet moments and before backups.
     public func checkpoint() async throws {
-        try await pool.writeWithoutTransaction { db in
-            _ = try db.checkpoint(.truncate)
-        }
+        try await checkpointer.truncate()
     }
 
     public func close() throws {

@@ -56,7 +56,12 @@ import Testing
 
     @Test func oneTimeCodesSignInAndLimitAttempts() async throws {
         try await withWebhook { url, inbox in
-            try await withServer(testConfig { $0.otp.webhookURL = url; $0.otp.maxAttempts = 3 }) { api in
+            let config = testConfig {
+                $0.otp.webhookURL = url
+                $0.otp.maxAttempts = 3
+                $0.otp.requestsPerHour = 3
+            }
+            try await withServer(config) { api in
                 let requested = try await api.call(
                     .post, "/v1/auth/otp/request", json: ["channel": "sms", "destination": "+1 415 555 0123"])
                 #expect(requested.status == 202)
@@ -98,6 +103,16 @@ import Testing
                 let again = try await api.call(
                     .post, "/v1/auth/otp/verify", json: ["channel": "sms", "destination": "+14155550123", "code": third])
                 #expect(again["user"]["id"].int == user)
+
+                // A destination gets a bounded number of codes per hour, whoever asks.
+                var statuses: [Int] = []
+                for _ in 0..<4 {
+                    statuses.append(
+                        try await api.call(
+                            .post, "/v1/auth/otp/request", json: ["channel": "email", "destination": "ann@example.com"]
+                        ).status)
+                }
+                #expect(statuses == [202, 202, 202, 429])
 
                 let bad = try await api.call(.post, "/v1/auth/otp/request", json: ["channel": "sms", "destination": "12"])
                 #expect(bad.status == 400)

@@ -18,6 +18,8 @@ struct OneTimeCodes: Sendable {
     let key: SymmetricKey
     let logToConsole: Bool
     let logger: Logger
+    /// `otp.requests_per_hour` per destination, on top of the per-IP limit of every auth route.
+    let perDestination: RateLimiter
 
     enum DeliveryError: Error { case notConfigured }
 
@@ -25,6 +27,7 @@ struct OneTimeCodes: Sendable {
         guard !config.webhookURL.isEmpty || logToConsole else {
             throw ChatError(.unavailable, "sign-in codes are not enabled on this server (otp.webhook_url is empty)")
         }
+        try perDestination.enforce("otp:\(destination)", what: "codes for this destination")
         let code = String(format: "%06d", UInt32.random(in: 0..<1_000_000))
         try await store.storeOneTimeCode(
             destination: destination, channel: channel, codeHash: hash(code, destination),

@@ -28,6 +28,8 @@ public struct ChatConfig: Sendable, Equatable {
         public var webhookURL = ""
         public var codeSeconds = 300
         public var maxAttempts = 5
+        /// Codes one destination may be sent per hour (SMS costs money; a flood is abuse).
+        public var requestsPerHour = 10
     }
 
     /// Tokens minted by the app's own backend ("bring your own auth").

@@ -74,6 +74,7 @@ extension ConfigKey {
         .string("otp.webhook_url") { $0.otp.webhookURL = $1 },
         .int("otp.code_seconds", 30...3600) { $0.otp.codeSeconds = $1 },
         .int("otp.max_attempts", 1...20) { $0.otp.maxAttempts = $1 },
+        .int("otp.requests_per_hour", 1...1000) { $0.otp.requestsPerHour = $1 },
         .string("external_auth.issuer") { $0.external.issuer = $1 },
         .string("external_auth.audience") { $0.external.audience = $1 },
         .choice("external_auth.algorithm", ["HS256", "RS256", "ES256"]) { $0.external.algorithm = $1 },
