@@ -24,6 +24,8 @@ public enum Validate {
         let bytes = raw.utf8.count
         guard bytes >= 8 else { throw ChatError.invalid("password must be at least 8 characters") }
         guard bytes <= 72 else { throw ChatError.invalid("password must be at most 72 bytes of UTF-8") }
+        // bcrypt reads a C string: whatever follows a NUL would silently not count.
+        guard !raw.utf8.contains(0) else { throw ChatError.invalid("password must not contain U+0000") }
         return raw
     }
 
@@ -46,6 +48,8 @@ public enum Validate {
         guard raw.contains(where: { !$0.isWhitespace }) else {
             throw ChatError.invalid("text must not be empty")
         }
+        // SQLite takes bound text up to its first NUL: what follows would be acknowledged but not stored.
+        guard !raw.utf8.contains(0) else { throw ChatError.invalid("text must not contain U+0000") }
         return raw
     }
 

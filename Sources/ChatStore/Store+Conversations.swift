@@ -122,8 +122,10 @@ extension Store {
                 throw ChatError(.groupFull, "a group has at most \(maxMembers) members")
             }
             let now = Clock.nowMillis()
+            // Every newcomer sees every newcomer's member.added, so all start from the same cursor.
+            let since = try Self.head(db)
             for user in newcomers {
-                try Self.insertMember(db, conversation: conversation, user: user, role: .member, at: now)
+                try Self.insertMember(db, conversation: conversation, user: user, role: .member, since: since, at: now)
                 try log.append(
                     db, .memberAdded, conversationId: conversation,
                     storedData: ChatJSON.string(MemberData(userId: user, role: .member, by: actor)), at: now)
@@ -217,8 +219,11 @@ extension Store {
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [kind.rawValue, title, directKey, creator, now, now, others.count + 1])
         let id = db.lastInsertedRowID
-        try insertMember(db, conversation: id, user: creator, role: kind == .group ? .owner : .member, at: now)
-        for other in others { try insertMember(db, conversation: id, user: other, role: .member, at: now) }
+        let since = try head(db)
+        try insertMember(db, conversation: id, user: creator, role: kind == .group ? .owner : .member, since: since, at: now)
+        for other in others {
+            try insertMember(db, conversation: id, user: other, role: .member, since: since, at: now)
+        }
         let info = ConversationInfo(id: id, kind: kind, title: title, createdBy: creator, createdAt: now)
         try log.append(
             db, .conversationCreated, conversationId: id,
@@ -229,13 +234,12 @@ extension Store {
 
     /// A new member sees the conversation's events from this point on, not its history of events.
     private static func insertMember(
-        _ db: Database, conversation: ConversationID, user: UserID, role: MemberRole, at now: Millis
+        _ db: Database, conversation: ConversationID, user: UserID, role: MemberRole, since: EventCursor,
+        at now: Millis
     ) throws {
         try db.execute(
-            sql: """
-                INSERT INTO members (conversation_id, user_id, role, joined_at, since_cursor)
-                VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'events'))
-                """, arguments: [conversation, user, role.rawValue, now])
+            sql: "INSERT INTO members (conversation_id, user_id, role, joined_at, since_cursor) VALUES (?, ?, ?, ?, ?)",
+            arguments: [conversation, user, role.rawValue, now, since])
     }
 
     private static func setRole(

@@ -18,7 +18,8 @@ extension Store {
     }
 
     /// The events `user` may see after `cursor`: those of conversations they are a member of (since they joined),
-    /// and those addressed to them alone.
+    /// and those addressed to them alone. Removal from a conversation ends its events for that user, unsynced ones
+    /// included; the removed user gets their own `member.removed`.
     public func sync(user: UserID, after cursor: EventCursor, limit: Int) async throws -> SyncPage {
         try await read { db in
             let head = try Self.head(db)
@@ -45,7 +46,9 @@ extension Store {
             var events = rows.map(Self.event(row:))
             let hasMore = events.count > limit
             if hasMore { events.removeLast() }
-            return .events(events, cursor: events.last?.cursor ?? cursor, hasMore: hasMore)
+            // On the last page the cursor moves to the head (read in this same snapshot), so a user whose
+            // conversations are quiet still advances past other users' events and never falls behind retention.
+            return .events(events, cursor: hasMore ? events.last!.cursor : max(head, cursor), hasMore: hasMore)
         }
     }
 

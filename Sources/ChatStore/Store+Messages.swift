@@ -133,10 +133,12 @@ extension Store {
             try SearchIndex.add(db, id: message.id, text: text)
             message.text = text
             message.editedAt = now
-            try Self.attachReactions(db, to: &message)
+            // Message events carry no reactions, live or replayed (sync reads them from the row); reactions have
+            // their own events. The caller's answer has them.
             try log.append(
                 db, .messageEdited, conversationId: conversation, messageId: message.id, storedData: nil,
                 wireData: MessageData.json(message), at: now)
+            try Self.attachReactions(db, to: &message)
             return message
         }
     }

@@ -21,6 +21,7 @@ import Testing
                 (try await api.call(.post, path, token: alice.token, json: ["client_id": "a", "text": String(repeating: "é", count: 2049)]), 413, "payload_too_large", "4096"),
                 (try await api.call(.post, path, token: alice.token, raw: "{\"pad\":\"" + String(repeating: "x", count: 20_000) + "\"}"), 413, "payload_too_large", "16384"),
                 (try await api.call(.post, path, token: alice.token), 400, "invalid_request", "JSON body is required"),
+                (try await api.call(.post, path, token: alice.token, json: ["client_id": "n", "text": "hi\u{0}secret"]), 400, "invalid_request", "U+0000"),
                 (try await api.call(.post, path, token: alice.token, json: ["client_id": "a", "text": "x", "reply_to": 5]), 400, "invalid_request", "reply_to"),
                 (try await api.call(.post, "/v1/conversations/abc/messages", token: alice.token, json: ["client_id": "a", "text": "x"]), 404, "not_found", "conversation"),
                 (try await api.call(.post, "/v1/conversations/-4/messages", token: alice.token, json: ["client_id": "a", "text": "x"]), 404, "not_found", "conversation"),
@@ -62,6 +63,7 @@ import Testing
                 (["handle": "valid_one", "password": "short"], 400, "at least 8"),
                 (["handle": "valid_one", "password": String(repeating: "p", count: 73)], 400, "72"),
                 (["handle": "valid_one"], 400, "'password' is required"),
+                (["handle": "valid_one", "password": String(repeating: "\u{0}", count: 8)], 400, "U+0000"),
             ]
             for (body, status, fragment) in cases {
                 let reply = try await api.call(.post, "/v1/auth/register", json: body)

@@ -89,15 +89,47 @@ import Testing
             }
             try await group.waitForAll()
         }
+        _ = try await store.react("👍", add: true, conversation: direct.id, seq: 1, user: ids[1])
+        _ = try await store.editMessage(conversation: direct.id, seq: 1, text: "edited", editor: ids[0])
+        _ = try await store.markReceipt(.read, upTo: 50, conversation: direct.id, user: ids[1])
         let published = recorder.events.withLock { $0 }
-        #expect(published.count == 51)
-        #expect(published.map(\.cursor) == Array(1...51))
+        #expect(published.count == 55)
+        #expect(published.map(\.cursor) == Array(1...55))
         guard case .events(let synced, _, _) = try await store.sync(user: ids[1], after: 0, limit: 1000) else {
             Issue.record("sync refused")
             return
         }
         #expect(synced.map(\.cursor) == published.map(\.cursor))
-        #expect(synced.map(\.data) == published.map(\.data), "live and replayed events carry the same data")
+        // Replayed message events show the message as it is now; everything else is exactly what went out live.
+        #expect(synced[1].data.contains("\"text\":\"edited\""))
+        #expect(synced.dropFirst(2).map(\.data) == published.dropFirst(2).map(\.data))
+    }
+
+    @Test func syncAdvancesQuietUsersAndShowsEveryNewcomerEachArrival() async throws {
+        let store = try open()
+        let ids = try await users(store, 5)
+        let (quiet, _) = try await store.openDirect(user: ids[0], peer: ids[1])
+        let (busy, _) = try await store.openDirect(user: ids[2], peer: ids[3])
+        for index in 0..<5 {
+            _ = try await store.sendMessage(sender: ids[2], conversation: busy.id, clientId: "b\(index)", text: "x")
+        }
+        guard case .events(let mine, let cursor, false) = try await store.sync(user: ids[0], after: 0, limit: 10) else {
+            Issue.record("sync refused")
+            return
+        }
+        #expect(mine.map(\.type) == [.conversationCreated])
+        #expect(cursor == (try await store.headCursor()), "the cursor moves past other users' events")
+        _ = quiet
+
+        let group = try await store.createGroup(creator: ids[0], title: "g", members: [])
+        _ = try await store.addMembers([ids[3], ids[4]], conversation: group.id, actor: ids[0])
+        for newcomer in [ids[3], ids[4]] {
+            guard case .events(let events, _, _) = try await store.sync(user: newcomer, after: cursor, limit: 10) else {
+                Issue.record("sync refused")
+                return
+            }
+            #expect(events.filter { $0.type == .memberAdded }.count == 2, "each newcomer sees both arrivals")
+        }
     }
 
     @Test func schemaInvariantsHoldEvenAgainstRawSQL() async throws {

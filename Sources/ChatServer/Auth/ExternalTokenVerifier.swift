@@ -59,7 +59,7 @@ struct ExternalTokenVerifier: Sendable {
         }
         let claims = try await keys.verifiedClaims(token, as: Claims.self)
         guard claims.iss.value == issuer, claims.aud.value.contains(audience), !claims.sub.value.isEmpty,
-            claims.sub.value.utf8.count <= 255
+            claims.sub.value.utf8.count <= 255, !claims.sub.value.utf8.contains(0)
         else {
             throw ChatError(.unauthorized, "the access token's issuer, audience or subject is not accepted")
         }
