@@ -48,3 +48,30 @@ struct ReceiptData: Encodable {
 struct SettingsData: Encodable {
     var muted: Bool
 }
+
+extension EventType {
+    /// The integer stored in `events.type`. Shipped codes never change; a new type takes the next number (and the
+    /// schema's CHECK grows with a migration).
+    var storageCode: Int {
+        switch self {
+        case .conversationCreated: 1
+        case .conversationUpdated: 2
+        case .memberAdded: 3
+        case .memberRemoved: 4
+        case .memberRoleChanged: 5
+        case .messageCreated: 6
+        case .messageEdited: 7
+        case .messageDeleted: 8
+        case .reactionAdded: 9
+        case .reactionRemoved: 10
+        case .receiptRead: 11
+        case .receiptDelivered: 12
+        case .conversationSettings: 13
+        }
+    }
+
+    init?(storageCode: Int) {
+        guard let type = Self.allCases.first(where: { $0.storageCode == storageCode }) else { return nil }
+        self = type
+    }
+}

@@ -160,7 +160,7 @@ public final class EventLog {
                 INSERT INTO events (type, conversation_id, audience_user_id, message_id, data, created_at)
                 VALUES (?, ?, ?, ?, ?, ?)
                 """)
-        try statement.execute(arguments: [type.rawValue, conversationId, audience, messageId, storedData, at])
+        try statement.execute(arguments: [type.storageCode, conversationId, audience, messageId, storedData, at])
         let event = Event(
             cursor: db.lastInsertedRowID, type: type, conversationId: conversationId, audienceUserId: audience,
             at: at, data: wireData ?? storedData ?? "{}")

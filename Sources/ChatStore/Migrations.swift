@@ -74,6 +74,8 @@ enum Migrations {
             body TEXT,
             reply_to_seq INTEGER,
             created_at INTEGER NOT NULL,
+            -- The cursor of its message.created event: what a retried send is answered with.
+            cursor INTEGER,
             edited_at INTEGER,
             deleted_at INTEGER,
             UNIQUE (conversation_id, seq),
@@ -91,7 +93,8 @@ enum Migrations {
         -- The event log. Its rowid is the global cursor; AUTOINCREMENT so a pruned cursor is never reused.
         CREATE TABLE events (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
-            type TEXT NOT NULL,
+            -- EventType's storage code (see EventData.swift): an integer, not the 15-byte name, in every row.
+            type INTEGER NOT NULL CHECK (type BETWEEN 1 AND 13),
             conversation_id INTEGER REFERENCES conversations(id) ON DELETE CASCADE,
             -- When set, only this user sees the event; otherwise every member of the conversation.
             audience_user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
@@ -103,13 +106,15 @@ enum Migrations {
         );
         CREATE INDEX events_by_conversation ON events(conversation_id, id);
         CREATE INDEX events_by_audience ON events(audience_user_id, id) WHERE audience_user_id IS NOT NULL;
-        CREATE INDEX events_by_message ON events(message_id) WHERE message_id IS NOT NULL;
 
         -- Full-text search over message text. The store writes it next to each change of a message's body, not from
         -- a trigger: a statement that fires a trigger runs in a statement savepoint, and FTS5 (SQLite 3.40) flushes
         -- its pending index at every savepoint, which made each send several times slower.
         CREATE VIRTUAL TABLE messages_fts USING fts5(
-            body, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+            body, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2',
+            -- Positions per column, not per token: a third smaller. Queries are single words and prefixes
+            -- (Store.ftsQuery), which need no phrase positions; snippets re-tokenize the stored text.
+            detail='column'
         );
 
         -- A login session: one family of refresh tokens. Access tokens name it (claim "sid").

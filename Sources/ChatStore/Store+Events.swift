@@ -90,7 +90,7 @@ extension Store {
     /// An event row (joined with its message, if any). Message events read their data from the message row,
     /// so a deleted message is never served again through its old events.
     static func event(row: Row) -> Event {
-        let type = EventType(rawValue: row[1]) ?? .conversationUpdated
+        let type = EventType(storageCode: row[1]) ?? .conversationUpdated
         let messageId: MessageID? = row[6]
         let data: String
         if messageId != nil {

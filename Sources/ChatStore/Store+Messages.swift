@@ -31,7 +31,7 @@ extension Store {
                     throw ChatError(.conflict, "client_id '\(clientId)' was already used in another conversation")
                 }
                 let cursor = try EventCursor.fetchOne(
-                    db, sql: "SELECT MIN(id) FROM events WHERE message_id = ?", arguments: [original.id])
+                    db, sql: "SELECT cursor FROM messages WHERE id = ?", arguments: [original.id])
                 return SendResult(message: original, cursor: cursor, duplicate: true)
             }
             // Every check comes before the first change, so a refused send fails alone in its batch. One scalar
@@ -73,6 +73,8 @@ extension Store {
             let event = try log.append(
                 db, .messageCreated, conversationId: conversation, messageId: message.id, storedData: nil,
                 wireData: MessageData.json(message), at: now)
+            try db.cachedStatement(sql: "UPDATE messages SET cursor = ? WHERE id = ?")
+                .execute(arguments: [event.cursor, id])
             // Sending reads everything before it: the sender's own message never counts as unread.
             try db.cachedStatement(
                 sql: """

@@ -1,4 +1,3 @@
-import Foundation
 import ChatCore
 import GRDB
 
@@ -33,17 +32,15 @@ extension Store {
         }
     }
 
-    /// The user's words as an FTS5 query of quoted terms, so no input is read as FTS5 syntax.
+    /// The user's words as an FTS5 query of quoted single-token terms, so no input is read as FTS5 syntax and no
+    /// term is a phrase (the index keeps no token positions). Words split where the tokenizer splits: at every
+    /// character that is not a letter or a digit.
     static func ftsQuery(_ raw: String) -> String? {
-        // Whitespace, punctuation and control characters (a NUL would end FTS5's string early) separate words.
-        let words = raw.split(whereSeparator: { character in
-            character.isWhitespace || character.isPunctuation && character != "'"
-                || character.unicodeScalars.contains { $0.properties.generalCategory == .control }
-        })
+        let words = raw.split(whereSeparator: { !($0.isLetter || $0.isNumber) })
             .prefix(16)
-            .map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
-        guard !words.isEmpty else { return nil }
-        return words.dropLast().joined(separator: " ") + (words.count > 1 ? " " : "") + words.last! + "*"
+            .map { "\"" + $0 + "\"" }
+        guard let last = words.last else { return nil }
+        return (words.dropLast() + [last + "*"]).joined(separator: " ")
     }
 }
 

@@ -143,8 +143,10 @@ struct StoreScenario: AsyncParsableCommand {
                 let message = try db.cachedStatement(
                     sql: "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)")
                 let search = try db.cachedStatement(sql: "INSERT INTO messages_fts (rowid, body) VALUES (?, ?)")
+                // 6 is message.created's storage code (EventData.swift).
                 let event = try db.cachedStatement(
-                    sql: "INSERT INTO events (type, conversation_id, message_id, created_at) VALUES ('message.created', ?, ?, ?)")
+                    sql: "INSERT INTO events (type, conversation_id, message_id, created_at) VALUES (6, ?, ?, ?)")
+                let cursor = try db.cachedStatement(sql: "UPDATE messages SET cursor = ? WHERE id = ?")
                 for _ in 0..<min(chunk, historyMessages - seq) {
                     seq += 1
                     let sender = seq % 2 == 0 ? alice : bob
@@ -153,6 +155,7 @@ struct StoreScenario: AsyncParsableCommand {
                     let id = db.lastInsertedRowID
                     try search.execute(arguments: [id, text])
                     try event.execute(arguments: [conversation, id, seq])
+                    try cursor.execute(arguments: [db.lastInsertedRowID, id])
                 }
                 try db.execute(
                     sql: "UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE id = ?",
