@@ -13,7 +13,7 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let services = try await makeServices(config: config, logger: logger)
     let router = makeRouter(services)
-    let maintenance = MaintenanceService(store: services.store, retentionDays: config.events.retentionDays, logger: logger)
+    let maintenance = MaintenanceService(store: services.store, logger: logger)
     return Application(
         router: router,
         configuration: ApplicationConfiguration(
@@ -99,14 +99,13 @@ struct StoreService: Service {
 /// WAL (not at start-up: the checkpointer keeps it short, and a truncating checkpoint waits for the writer).
 struct MaintenanceService: Service {
     let store: Store
-    let retentionDays: Int
     let logger: Logger
 
     func run() async throws {
         var firstRound = true
         while !Task.isShuttingDownGracefully {
             do {
-                let cutoff = Clock.nowMillis() - Millis(retentionDays) * 86_400_000
+                let cutoff = Clock.nowMillis() - Millis(store.limits.eventRetentionDays) * 86_400_000
                 let pruned = try await store.pruneEvents(olderThan: cutoff)
                 if pruned > 0 { logger.info("pruned old events", metadata: ["count": "\(pruned)"]) }
                 if !firstRound { try await store.checkpoint() }

@@ -93,8 +93,7 @@ extension Store {
         -> ConversationView
     {
         try await write { db, log in
-            let role = try Self.requireGroupManager(db, conversation: conversation, actor: actor)
-            _ = role
+            _ = try Self.requireGroupManager(db, conversation: conversation, actor: actor)
             let now = Clock.nowMillis()
             try db.execute(sql: "UPDATE conversations SET title = ? WHERE id = ?", arguments: [title, conversation])
             try log.append(

@@ -21,8 +21,6 @@ struct OneTimeCodes: Sendable {
     /// `otp.requests_per_hour` per destination, on top of the per-IP limit of every auth route.
     let perDestination: RateLimiter
 
-    enum DeliveryError: Error { case notConfigured }
-
     func request(channel: OTPChannel, destination: String) async throws {
         guard !config.webhookURL.isEmpty || logToConsole else {
             throw ChatError(.unavailable, "sign-in codes are not enabled on this server (otp.webhook_url is empty)")
