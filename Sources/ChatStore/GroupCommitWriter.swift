@@ -13,7 +13,8 @@ import Synchronization
 /// - A write that throws is undone alone and its caller gets the error; the others commit (see `commit`).
 /// - A caller is answered only after the batch's `COMMIT` has returned. If the commit itself fails, every caller
 ///   of the batch gets that error and nothing of the batch is kept.
-/// - Events appended by a batch's writes are handed to the `EventPublisher` after the commit, in cursor order.
+/// - Events appended by a batch's writes are handed to the `EventPublisher` after the commit, in cursor order, and
+///   before any caller of the batch is answered: when a write returns, its events have been published.
 /// - Batches run one at a time on one dispatch queue, so the event table's rowid (the cursor) grows in commit order.
 final class GroupCommitWriter: Sendable {
     private let pool: DatabasePool
@@ -133,10 +134,10 @@ final class GroupCommitWriter: Sendable {
             }
             committedTransactions.add(1, ordering: .relaxed)
             committedWrites.add(remaining.count, ordering: .relaxed)
-            for outcome in outcomes { outcome.deliver() }
             if !events.isEmpty, let publisher = publisher.withLock({ $0 }) {
                 publisher.publish(events)
             }
+            for outcome in outcomes { outcome.deliver() }
             return
         }
     }
