@@ -28,10 +28,13 @@ public struct Event: Sendable, Equatable {
     public var audienceUserId: UserID?
     public var at: Millis
     public var data: String
+    /// Who joined or left the conversation with this event, for the realtime hub's membership index. Not on the
+    /// wire (the `data` says it to clients) and not stored: only live events carry it.
+    public var membership: MembershipChange?
 
     public init(
         cursor: EventCursor, type: EventType, conversationId: ConversationID?, audienceUserId: UserID?, at: Millis,
-        data: String
+        data: String, membership: MembershipChange? = nil
     ) {
         self.cursor = cursor
         self.type = type
@@ -39,6 +42,7 @@ public struct Event: Sendable, Equatable {
         self.audienceUserId = audienceUserId
         self.at = at
         self.data = data
+        self.membership = membership
     }
 
     /// `{"cursor":…,"type":…,"conversation_id":…,"at":…,"data":{…}}`
@@ -48,6 +52,21 @@ public struct Event: Sendable, Equatable {
         out += ",\"at\":\(at),\"data\":\(data)}"
         return out
     }
+}
+
+/// A change of a conversation's member list carried by an event.
+public enum MembershipChange: Sendable, Equatable {
+    case joined([UserID])
+    case left(UserID)
+}
+
+/// A page of a user's events after a cursor.
+public enum SyncPage: Sendable, Equatable {
+    /// Events in cursor order; `cursor` is where the next page starts (the last event's, or the one asked for).
+    case events([Event], cursor: EventCursor, hasMore: Bool)
+    /// The cursor is older than the retained history (or ahead of this server's log): the client reloads its state
+    /// and continues from `head`.
+    case resetRequired(head: EventCursor, oldestAvailable: EventCursor)
 }
 
 /// Receives committed events in cursor order, right after their transaction is durable.

@@ -1,8 +1,10 @@
 import ChatCore
+import ChatRealtime
 import ChatStore
 import Crypto
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ServiceLifecycle
 
@@ -14,11 +16,16 @@ public func buildApplication(
     let services = try await makeServices(config: config, logger: logger)
     let router = makeRouter(services)
     let maintenance = MaintenanceService(store: services.store, logger: logger)
+    let gateway = RealtimeGateway(
+        backend: GatewayBackend(services: services), limits: config.realtimeLimits, logger: logger)
+    services.store.setEventPublisher(gateway.hub)
+    // Services stop in reverse order: the HTTP server (added last by Application), then the gateway, then the store.
     return Application(
         router: router,
+        server: HTTPServerBuilder { responder in ChatServerChannel(responder: responder, gateway: gateway) },
         configuration: ApplicationConfiguration(
             address: .hostname(config.server.host, port: config.server.port), serverName: "chatd"),
-        services: [StoreService(store: services.store), maintenance],
+        services: [StoreService(store: services.store), maintenance, GatewayService(gateway: gateway)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.server.port
             logger.notice("chatd listening", metadata: ["address": "http://\(config.server.host):\(port)"])
@@ -44,7 +51,8 @@ func makeServices(config: ChatConfig, logger: Logger) async throws -> ChatServic
             store: store, config: config.otp, key: otpKey, logToConsole: config.isDevelopmentDefault, logger: logger,
             perDestination: RateLimiter(capacity: config.otp.requestsPerHour, per: 3600)),
         authenticator: Authenticator(tokens: tokens, external: external, store: store),
-        sendLimiter: RateLimiter(capacity: config.limits.messagesPerMinute, per: 60),
+        messages: MessageService(
+            store: store, sendLimiter: RateLimiter(capacity: config.limits.messagesPerMinute, per: 60)),
         logger: logger)
 }
 
@@ -61,6 +69,10 @@ func makeRouter(_ services: ChatServices) -> Router<ChatRequestContext> {
     ConversationRoutes(services: services).register(on: api)
     MessageRoutes(services: services).register(on: api)
     SyncRoutes(services: services).register(on: api)
+    // Without an upgrade, /v1/ws explains itself (with one it never reaches the router: see ChatServerChannel).
+    router.get("v1/ws") { _, _ -> Response in
+        throw ChatError(.upgradeRequired, "GET /v1/ws upgrades to a WebSocket; see share/protocol.md")
+    }
     routes.load(router.routes)
     return router
 }
@@ -103,7 +115,7 @@ struct MaintenanceService: Service {
 
     func run() async throws {
         var firstRound = true
-        while !Task.isShuttingDownGracefully {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let cutoff = Clock.nowMillis() - Millis(store.limits.eventRetentionDays) * 86_400_000
                 let pruned = try await store.pruneEvents(olderThan: cutoff)

@@ -11,8 +11,7 @@ struct ChatServices: Sendable {
     let passwords: PasswordHasher
     let codes: OneTimeCodes
     let authenticator: Authenticator
-    /// Per-user send limit (`limits.messages_per_minute`).
-    let sendLimiter: RateLimiter
+    let messages: MessageService
     let logger: Logger
 
     var maxBody: Int { config.limits.maxBodyBytes }

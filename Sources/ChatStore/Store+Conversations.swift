@@ -127,7 +127,8 @@ extension Store {
                 try Self.insertMember(db, conversation: conversation, user: user, role: .member, since: since, at: now)
                 try log.append(
                     db, .memberAdded, conversationId: conversation,
-                    storedData: ChatJSON.string(MemberData(userId: user, role: .member, by: actor)), at: now)
+                    storedData: ChatJSON.string(MemberData(userId: user, role: .member, by: actor)), at: now,
+                    membership: .joined([user]))
             }
             try Self.touch(db, conversation: conversation, memberDelta: newcomers.count, at: now)
         }
@@ -153,7 +154,8 @@ extension Store {
                 sql: "DELETE FROM members WHERE conversation_id = ? AND user_id = ?", arguments: [conversation, target])
             try Self.touch(db, conversation: conversation, memberDelta: -1, at: now)
             let data = ChatJSON.string(MemberData(userId: target, role: nil, by: actor))
-            try log.append(db, .memberRemoved, conversationId: conversation, storedData: data, at: now)
+            try log.append(
+                db, .memberRemoved, conversationId: conversation, storedData: data, at: now, membership: .left(target))
             try log.append(
                 db, .memberRemoved, conversationId: conversation, audience: target, storedData: data, at: now)
             if targetRole == .owner,
@@ -227,7 +229,7 @@ extension Store {
         try log.append(
             db, .conversationCreated, conversationId: id,
             storedData: ChatJSON.string(ConversationCreatedData(conversation: info, memberIds: [creator] + others)),
-            at: now)
+            at: now, membership: .joined([creator] + others))
         return id
     }
 

@@ -1,15 +1,6 @@
 import ChatCore
 import GRDB
 
-/// A page of a user's events after a cursor.
-public enum SyncPage: Sendable, Equatable {
-    /// Events in cursor order; `cursor` is where the next page starts (the last event's, or the one asked for).
-    case events([Event], cursor: EventCursor, hasMore: Bool)
-    /// The cursor is older than the retained history (or ahead of this server's log): the client reloads its state
-    /// and continues from `head`.
-    case resetRequired(head: EventCursor, oldestAvailable: EventCursor)
-}
-
 /// The event log: sync pages, the head cursor, retention.
 extension Store {
     /// The cursor of the newest event (0 when the log is empty).

@@ -14,7 +14,7 @@ struct Authenticator: Sendable {
             let subject = try await external.verify(token, alg: alg)
             let user = try await store.userForExternalSubject(
                 subject.subject, handle: subject.handle, displayName: subject.displayName)
-            return Identity(userId: user.id, sessionId: nil)
+            return Identity(userId: user.id, sessionId: nil, expiresAt: subject.expiresAt)
         }
         guard alg == "HS256" else { throw ChatError(.unauthorized, "the access token is not valid") }
         let identity = try await tokens.verify(token)

@@ -51,6 +51,7 @@ struct ExternalTokenVerifier: Sendable {
         var subject: String
         var handle: String?
         var displayName: String
+        var expiresAt: Millis
     }
 
     func verify(_ token: String, alg: String?) async throws -> Subject {
@@ -66,6 +67,7 @@ struct ExternalTokenVerifier: Sendable {
         let displayName = (try? Validate.displayName(claims.name ?? "")) ?? (claims.preferredUsername ?? "User")
         return Subject(
             subject: "\(issuer)|\(claims.sub.value)", handle: claims.preferredUsername,
-            displayName: (try? Validate.displayName(displayName)) ?? "User")
+            displayName: (try? Validate.displayName(displayName)) ?? "User",
+            expiresAt: Millis(claims.exp.value.timeIntervalSince1970 * 1000))
     }
 }

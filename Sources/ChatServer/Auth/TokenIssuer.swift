@@ -48,7 +48,7 @@ struct TokenIssuer: Sendable {
         guard let user = UserID(claims.sub.value) else {
             throw ChatError(.unauthorized, "the access token is not valid")
         }
-        return Identity(userId: user, sessionId: claims.sid)
+        return Identity(userId: user, sessionId: claims.sid, expiresAt: Millis(claims.exp.value.timeIntervalSince1970 * 1000))
     }
 
     /// A new opaque refresh token (256 random bits) and the hash that is stored.

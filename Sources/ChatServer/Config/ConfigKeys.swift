@@ -85,6 +85,16 @@ extension ConfigKey {
         .int("limits.max_group_members", 2...100_000) { $0.limits.maxGroupMembers = $1 },
         .int("limits.auth_requests_per_minute", 1...1_000_000) { $0.limits.authRequestsPerMinute = $1 },
         .int("limits.messages_per_minute", 1...1_000_000) { $0.limits.messagesPerMinute = $1 },
+        .int("realtime.heartbeat_seconds", 5...600) { $0.realtime.heartbeatSeconds = $1 },
+        .int("realtime.timeout_seconds", 10...3600) { $0.realtime.timeoutSeconds = $1 },
+        .int("realtime.hello_timeout_seconds", 1...300) { $0.realtime.helloTimeoutSeconds = $1 },
+        .int("realtime.max_frame_bytes", 1024...(16 << 20)) { $0.realtime.maxFrameBytes = $1 },
+        .int("realtime.frames_per_second", 1...100_000) { $0.realtime.framesPerSecond = $1 },
+        .int("realtime.frame_burst", 1...100_000) { $0.realtime.frameBurst = $1 },
+        .int("realtime.user_frames_per_second", 1...1_000_000) { $0.realtime.userFramesPerSecond = $1 },
+        .int("realtime.max_connections_per_user", 1...10_000) { $0.realtime.maxConnectionsPerUser = $1 },
+        .int("realtime.max_connections_per_ip", 1...1_000_000) { $0.realtime.maxConnectionsPerIP = $1 },
+        .int("realtime.max_outbound_bytes", 16_384...(64 << 20)) { $0.realtime.maxOutboundBytes = $1 },
         .int("events.retention_days", 1...3650) { $0.events.retentionDays = $1 },
         .choice("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"]) {
             $0.log.level = $1

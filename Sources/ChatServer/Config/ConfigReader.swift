@@ -90,6 +90,14 @@ public enum ConfigReader {
                 problems.append("\(source): key 'otp.webhook_url' must be an http or https URL")
             }
         }
+        if config.realtime.timeoutSeconds <= config.realtime.heartbeatSeconds {
+            problems.append(
+                "\(source): key 'realtime.timeout_seconds' must be longer than 'realtime.heartbeat_seconds'")
+        }
+        if config.realtime.maxFrameBytes < config.limits.maxMessageBytes + 1024 {
+            problems.append(
+                "\(source): key 'realtime.max_frame_bytes' must be at least 'limits.max_message_bytes' + 1024")
+        }
         let external = config.external
         if external.isEnabled {
             if external.audience.isEmpty {

@@ -25,15 +25,10 @@ struct MessageRoutes {
         var replyTo: Seq?
     }
 
-    struct SendResponse: ResponseEncodable {
-        var message: Message
-        var cursor: EventCursor?
-        var duplicate: Bool
-    }
-
-    struct MessageResponse: ResponseEncodable {
-        var message: Message
-    }
+    typealias SendResponse = MessageService.SendResponse
+    typealias MessageResponse = MessageService.MessageResponse
+    typealias ReceiptResponse = MessageService.ReceiptResponse
+    private var messages: MessageService { services.messages }
 
     struct HistoryResponse: ResponseEncodable {
         var messages: [Message]
@@ -45,12 +40,9 @@ struct MessageRoutes {
         let sender = try context.requireIdentity().userId
         let id = try context.parameters.id("conversation_id", "conversation")
         let body = try await request.decodeJSON(SendRequest.self, limit: services.maxBody)
-        try services.sendLimiter.enforce("user:\(sender)", what: "messages")
-        let result = try await services.store.sendMessage(
+        let result = try await messages.send(
             sender: sender, conversation: id, clientId: body.clientId, text: body.text, replyTo: body.replyTo)
-        return EditedResponse(
-            status: result.duplicate ? .ok : .created,
-            response: SendResponse(message: result.message, cursor: result.cursor, duplicate: result.duplicate))
+        return EditedResponse(status: result.duplicate ? .ok : .created, response: result)
     }
 
     @Sendable func history(_ request: Request, context: ChatRequestContext) async throws -> HistoryResponse {
@@ -73,17 +65,14 @@ struct MessageRoutes {
         let id = try context.parameters.id("conversation_id", "conversation")
         let seq = try context.parameters.id("seq", "message")
         let body = try await request.decodeJSON(EditRequest.self, limit: services.maxBody)
-        let message = try await services.store.editMessage(
+        return try await messages.edit(
             conversation: id, seq: seq, text: body.text, editor: try context.requireIdentity().userId)
-        return MessageResponse(message: message)
     }
 
     @Sendable func delete(_ request: Request, context: ChatRequestContext) async throws -> MessageResponse {
         let id = try context.parameters.id("conversation_id", "conversation")
         let seq = try context.parameters.id("seq", "message")
-        let message = try await services.store.deleteMessage(
-            conversation: id, seq: seq, actor: try context.requireIdentity().userId)
-        return MessageResponse(message: message)
+        return try await messages.delete(conversation: id, seq: seq, actor: try context.requireIdentity().userId)
     }
 
     @Sendable func addReaction(_ request: Request, context: ChatRequestContext) async throws -> MessageResponse {
@@ -100,18 +89,12 @@ struct MessageRoutes {
         let seq = try context.parameters.id("seq", "message")
         let raw = context.parameters.get("emoji") ?? ""
         let emoji = raw.removingPercentEncoding ?? raw
-        let message = try await services.store.react(
+        return try await messages.react(
             emoji, add: add, conversation: id, seq: seq, user: try context.requireIdentity().userId)
-        return MessageResponse(message: message)
     }
 
     struct ReceiptRequest: Decodable {
         var seq: Seq
-    }
-
-    struct ReceiptResponse: ResponseEncodable {
-        var lastReadSeq: Seq
-        var lastDeliveredSeq: Seq
     }
 
     @Sendable func markRead(_ request: Request, context: ChatRequestContext) async throws -> ReceiptResponse {
@@ -127,8 +110,7 @@ struct MessageRoutes {
     {
         let id = try context.parameters.id("conversation_id", "conversation")
         let body = try await request.decodeJSON(ReceiptRequest.self, limit: services.maxBody)
-        let positions = try await services.store.markReceipt(
+        return try await messages.markReceipt(
             kind, upTo: body.seq, conversation: id, user: try context.requireIdentity().userId)
-        return ReceiptResponse(lastReadSeq: positions.lastReadSeq, lastDeliveredSeq: positions.lastDeliveredSeq)
     }
 }

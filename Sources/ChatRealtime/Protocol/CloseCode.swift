@@ -1,0 +1,32 @@
+import NIOWebSocket
+
+/// Why the server closes a socket. Codes 4000–4999 are chatd's own and follow the HTTP status they resemble
+/// (4000 + status), like the reply codes. `share/protocol.md` lists them with what a client should do.
+struct CloseReason: Sendable, Equatable {
+    var code: UInt16
+    var reason: String
+
+    var webSocketCode: WebSocketErrorCode { WebSocketErrorCode(codeNumber: Int(code)) }
+
+    /// The client closed; the server answers in kind.
+    static let normal = CloseReason(code: 1000, reason: "bye")
+    /// The server is shutting down: reconnect (with backoff) and resume from your cursor.
+    static let goingAway = CloseReason(code: 1001, reason: "server shutting down; resume from your cursor")
+    static let binaryFrame = CloseReason(code: 1003, reason: "binary frames are not supported; send JSON text frames")
+    static let tooLarge = CloseReason(code: 1009, reason: "frame too large")
+    /// The first frame was not a valid `hello`.
+    static let helloRequired = CloseReason(code: 4400, reason: "the first frame must be a hello")
+    static func unauthorized(_ why: String) -> CloseReason { CloseReason(code: 4401, reason: why) }
+    static let helloTimeout = CloseReason(code: 4408, reason: "no hello in time")
+    static let heartbeatTimeout = CloseReason(code: 4408, reason: "heartbeat timeout")
+    static let tooManyConnections = CloseReason(code: 4429, reason: "too many connections for this user")
+    static let flood = CloseReason(code: 4429, reason: "too many frames")
+    /// The connection could not keep up with its events: reconnect and resume from your cursor.
+    static let slowConsumer = CloseReason(code: 4503, reason: "too slow; resume from your cursor")
+
+    /// Every code, for the protocol document's test.
+    static let all: [CloseReason] = [
+        .normal, .goingAway, .binaryFrame, .tooLarge, .helloRequired, .unauthorized(""), .helloTimeout, .flood,
+        .slowConsumer,
+    ]
+}

@@ -1,0 +1,56 @@
+import ChatCore
+
+/// Who a session belongs to, from a verified access token.
+public struct SessionIdentity: Sendable, Equatable {
+    public var userId: UserID
+    /// The login session the token belongs to (nil for tokens minted by the app's own backend).
+    public var sessionId: SessionID?
+    /// When the access token expires; the session asks for a fresh one then.
+    public var expiresAt: Millis
+
+    public init(userId: UserID, sessionId: SessionID?, expiresAt: Millis) {
+        self.userId = userId
+        self.sessionId = sessionId
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A change a client asks for over its socket: the same operations, with the same rules, as the REST routes.
+public enum ClientCommand: Sendable, Equatable {
+    case send(conversation: ConversationID, clientId: String, text: String, replyTo: Seq?)
+    case edit(conversation: ConversationID, seq: Seq, text: String)
+    case delete(conversation: ConversationID, seq: Seq)
+    case react(conversation: ConversationID, seq: Seq, emoji: String, remove: Bool)
+    case markRead(conversation: ConversationID, seq: Seq)
+    case markDelivered(conversation: ConversationID, seq: Seq)
+}
+
+/// The answer to a command: an HTTP-like status and the JSON object of the `result`.
+public struct CommandResult: Sendable, Equatable {
+    public var status: Int
+    public var json: String
+
+    public init(status: Int, json: String) {
+        self.status = status
+        self.json = json
+    }
+}
+
+/// What the gateway needs from the rest of chatd. `ChatServer` implements it on top of the store and the auth
+/// services, so ChatRealtime never sees SQLite. Every method may throw `ChatError`; anything else is a 500.
+public protocol RealtimeBackend: Sendable {
+    /// Verifies an access token (chatd's own or the app backend's) and that its login session is still open.
+    func authenticate(token: String) async throws -> SessionIdentity
+    /// The user's conversations and the head cursor of the same snapshot.
+    func memberships(of user: UserID) async throws -> (conversations: [ConversationID], head: EventCursor)
+    /// The cursor of the newest event.
+    func headCursor() async throws -> EventCursor
+    /// A page of the user's events after `cursor` (the same as `GET /v1/sync`).
+    func events(for user: UserID, after cursor: EventCursor, limit: Int) async throws -> SyncPage
+    /// Performs a command as `user`. Returns only after a change is durable.
+    func perform(_ command: ClientCommand, as user: UserID) async throws -> CommandResult
+    /// Of `users`, those whose presence `viewer` may see, with their stored last-seen time.
+    func presenceVisible(_ users: [UserID], viewer: UserID) async throws -> [(UserID, Millis?)]
+    /// Stores users' last-seen times (batched by the hub).
+    func saveLastSeen(_ times: [UserID: Millis]) async throws
+}

@@ -1,0 +1,104 @@
+import ChatCore
+import Logging
+import NIOCore
+import Synchronization
+
+/// The realtime gateway: the hub, the backend the sessions call, the per-event-loop sweepers and the connection
+/// counts. `ChatServer` creates one, installs `makeHandler` on every upgraded socket and runs `run` as a service.
+public final class RealtimeGateway: Sendable {
+    public let hub: Hub
+    public let limits: RealtimeLimits
+    let backend: any RealtimeBackend
+    let logger: Logger
+    private let sweepers = Mutex<[ObjectIdentifier: ConnectionSweeper]>([:])
+    private let perIP = Mutex<[String: Int]>([:])
+    private let open = Atomic<Int>(0)
+    private let shuttingDown = Atomic<Bool>(false)
+
+    public init(backend: any RealtimeBackend, limits: RealtimeLimits, logger: Logger) {
+        self.backend = backend
+        self.limits = limits
+        self.logger = logger
+        hub = Hub(limits: limits)
+    }
+
+    // MARK: Admission
+
+    /// Counts a new socket from `ip`, or refuses it when that address has too many (checked before the upgrade).
+    public func admit(ip: String) -> Bool {
+        guard !shuttingDown.load(ordering: .relaxed) else { return false }
+        return perIP.withLock { counts in
+            let current = counts[ip, default: 0]
+            guard current < limits.maxConnectionsPerIP else { return false }
+            counts[ip] = current + 1
+            return true
+        }
+    }
+
+    /// The handler of a socket admitted with `admit(ip:)`; the gateway forgets the socket when it closes.
+    public func makeHandler(ip: String, eventLoop: any EventLoop) -> some ChannelHandler {
+        WebSocketConnection(gateway: self, ip: ip, eventLoop: eventLoop)
+    }
+
+    func opened(_ connection: WebSocketConnection) {
+        open.add(1, ordering: .relaxed)
+        sweeper(for: connection.eventLoop).add(connection)
+        if shuttingDown.load(ordering: .relaxed) { connection.close(.goingAway) }
+    }
+
+    func closed(_ connection: WebSocketConnection, ip: String) {
+        sweeper(for: connection.eventLoop).remove(connection)
+        perIP.withLock { counts in
+            let left = counts[ip, default: 1] - 1
+            counts[ip] = left > 0 ? left : nil
+        }
+        open.add(-1, ordering: .relaxed)
+    }
+
+    /// Open WebSocket connections, authenticated or not.
+    public var openConnections: Int { open.load(ordering: .relaxed) }
+
+    private func sweeper(for loop: any EventLoop) -> ConnectionSweeper {
+        sweepers.withLock { sweepers in
+            let key = ObjectIdentifier(loop)
+            if let sweeper = sweepers[key] { return sweeper }
+            let sweeper = ConnectionSweeper(eventLoop: loop)
+            sweepers[key] = sweeper
+            return sweeper
+        }
+    }
+
+    // MARK: Background work
+
+    /// One round of the gateway's periodic work.
+    public func housekeeping() async {
+        hub.sweepTyping(now: Clock.nowMillis())
+        await saveLastSeen()
+    }
+
+    /// Writes the last-seen times the hub recorded; on failure they wait for the next round.
+    public func saveLastSeen() async {
+        let times = hub.takeLastSeen()
+        guard !times.isEmpty else { return }
+        do {
+            try await backend.saveLastSeen(times)
+        } catch {
+            hub.restoreLastSeen(times)
+            logger.warning("could not save last-seen times", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Graceful shutdown: refuses new sockets, closes every open one with 1001 ("resume from your cursor") and
+    /// waits up to `timeout` for them to go.
+    public func closeAll(timeout: Duration = .seconds(5)) async {
+        shuttingDown.store(true, ordering: .relaxed)
+        for sweeper in sweepers.withLock({ Array($0.values) }) {
+            sweeper.closeAll(.goingAway)
+        }
+        let deadline = ContinuousClock.now + timeout
+        while openConnections > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        await saveLastSeen()
+    }
+}

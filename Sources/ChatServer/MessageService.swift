@@ -1,0 +1,59 @@
+import ChatCore
+import ChatStore
+import Hummingbird
+
+/// Sending and changing messages, for both transports: the REST routes and the WebSocket frames call these same
+/// methods, so a send is authorized, validated, rate-limited, deduplicated and made durable the same way whichever
+/// way it came.
+struct MessageService: Sendable {
+    let store: Store
+    /// Per-user send limit (`limits.messages_per_minute`).
+    let sendLimiter: RateLimiter
+
+    struct SendResponse: ResponseEncodable {
+        var message: Message
+        var cursor: EventCursor?
+        var duplicate: Bool
+    }
+
+    struct MessageResponse: ResponseEncodable {
+        var message: Message
+    }
+
+    struct ReceiptResponse: ResponseEncodable {
+        var lastReadSeq: Seq
+        var lastDeliveredSeq: Seq
+    }
+
+    /// Returns once the message is durable; a repeated `client_id` returns the original (`duplicate`).
+    func send(sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq?)
+        async throws -> SendResponse
+    {
+        try sendLimiter.enforce("user:\(sender)", what: "messages")
+        let result = try await store.sendMessage(
+            sender: sender, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo)
+        return SendResponse(message: result.message, cursor: result.cursor, duplicate: result.duplicate)
+    }
+
+    func edit(conversation: ConversationID, seq: Seq, text: String, editor: UserID) async throws -> MessageResponse {
+        MessageResponse(message: try await store.editMessage(conversation: conversation, seq: seq, text: text, editor: editor))
+    }
+
+    func delete(conversation: ConversationID, seq: Seq, actor: UserID) async throws -> MessageResponse {
+        MessageResponse(message: try await store.deleteMessage(conversation: conversation, seq: seq, actor: actor))
+    }
+
+    func react(_ emoji: String, add: Bool, conversation: ConversationID, seq: Seq, user: UserID) async throws
+        -> MessageResponse
+    {
+        MessageResponse(
+            message: try await store.react(emoji, add: add, conversation: conversation, seq: seq, user: user))
+    }
+
+    func markReceipt(_ kind: Store.Receipt, upTo seq: Seq, conversation: ConversationID, user: UserID) async throws
+        -> ReceiptResponse
+    {
+        let positions = try await store.markReceipt(kind, upTo: seq, conversation: conversation, user: user)
+        return ReceiptResponse(lastReadSeq: positions.lastReadSeq, lastDeliveredSeq: positions.lastDeliveredSeq)
+    }
+}

@@ -1,0 +1,126 @@
+import ChatCore
+import ChatRealtime
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
+
+/// Each accepted socket: NIO's HTTP/1 upgrader in front of Hummingbird. Ordinary requests go to Hummingbird's
+/// HTTP pipeline; `GET /v1/ws` with an upgrade is checked against the per-IP limit and becomes a WebSocket whose
+/// frames go to a plain channel handler of the gateway, so no Task lives on for the connection.
+struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
+    enum UpgradeResult: Sendable {
+        case websocket
+        case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, ChatError)
+    }
+
+    struct Value: ServerChildChannelValue {
+        let upgradeResult: EventLoopFuture<UpgradeResult>
+        let channel: any Channel
+    }
+
+    static let path = "/v1/ws"
+
+    let responder: HTTPChannelHandler.Responder
+    let gateway: RealtimeGateway
+    let http1 = HTTP1Channel.Configuration()
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let refusal = NIOLoopBoundBox<ChatError?>(nil, eventLoop: channel.eventLoop)
+            let gateway = self.gateway
+            let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
+                maxFrameSize: gateway.limits.maxFrameBytes,
+                enableAutomaticErrorHandling: true,
+                shouldUpgrade: { channel, head in
+                    let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+                    guard path == Self.path else {
+                        refusal.value = ChatError.notFound("WebSocket endpoint \(path); use \(Self.path)")
+                        return channel.eventLoop.makeSucceededFuture(nil)
+                    }
+                    guard gateway.admit(ip: channel.remoteAddress?.ipAddress ?? "unknown") else {
+                        refusal.value = ChatError(
+                            .rateLimited, "too many WebSocket connections from this address", retryAfter: 10)
+                        return channel.eventLoop.makeSucceededFuture(nil)
+                    }
+                    return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
+                },
+                upgradePipelineHandler: { channel, _ in
+                    channel.eventLoop.makeCompletedFuture {
+                        // Idle sockets are the common case: start small, grow only for a client that sends a lot.
+                        try channel.syncOptions?.setOption(
+                            ChannelOptions.recvAllocator,
+                            value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
+                        try channel.syncOptions?.setOption(
+                            ChannelOptions.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
+                        try channel.pipeline.syncOperations.addHandler(
+                            gateway.makeHandler(
+                                ip: channel.remoteAddress?.ipAddress ?? "unknown", eventLoop: channel.eventLoop))
+                        return .websocket
+                    }
+                })
+            let upgrade = NIOTypedHTTPServerUpgradeConfiguration<UpgradeResult>(
+                upgraders: [upgrader],
+                notUpgradingCompletionHandler: { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(logger: logger))
+                        let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(isOutboundHalfClosureEnabled: true))
+                        if let error = refusal.value { return .refused(http, error) }
+                        return .http(http)
+                    }
+                })
+            var configuration = NIOUpgradableHTTPServerPipelineConfiguration<UpgradeResult>(
+                upgradeConfiguration: upgrade)
+            configuration.enablePipelining = false
+            configuration.enableErrorHandling = false
+            configuration.enableResponseHeaderValidation = false
+            let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
+                configuration: configuration)
+            return Value(upgradeResult: result, channel: channel)
+        }
+    }
+
+    /// Serves HTTP, answers a refused upgrade, or — for a WebSocket — returns at once: the connection lives on in
+    /// its channel handler, and the gateway closes it at shutdown.
+    func handle(value: Value, logger: Logger) async {
+        do {
+            switch try await value.upgradeResult.get() {
+            case .http(let http):
+                await handleHTTP(asyncChannel: http, logger: logger)
+            case .refused(let http, let error):
+                try await refuse(http, error)
+            case .websocket:
+                break
+            }
+        } catch let error as ChannelError where error == .inputClosed {
+            logger.trace("connection closed before its first request was complete")
+        } catch {
+            logger.debug("connection failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// A refused upgrade gets the usual JSON error and the connection closes.
+    private func refuse(_ http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, _ error: ChatError) async throws {
+        try await http.executeThenClose { _, outbound in
+            let body = ByteBuffer(string: ErrorResponse.json(error))
+            var fields: HTTPFields = [
+                .contentType: "application/json; charset=utf-8", .connection: "close",
+                .contentLength: String(body.readableBytes),
+            ]
+            if let retryAfter = error.retryAfter { fields[.retryAfter] = String(retryAfter) }
+            try await outbound.write(
+                .head(HTTPResponse(status: .init(code: error.code.status), headerFields: fields)))
+            try await outbound.write(.body(body))
+            try await outbound.write(.end(nil))
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import ChatCore
+import ChatRealtime
+import ChatStore
+
+/// The realtime gateway's view of chatd: the same authenticator, store and message service as the REST routes.
+struct GatewayBackend: RealtimeBackend {
+    let services: ChatServices
+
+    func authenticate(token: String) async throws -> SessionIdentity {
+        let identity = try await services.authenticator.identify(bearer: token)
+        return SessionIdentity(userId: identity.userId, sessionId: identity.sessionId, expiresAt: identity.expiresAt)
+    }
+
+    func memberships(of user: UserID) async throws -> (conversations: [ConversationID], head: EventCursor) {
+        try await services.store.memberships(of: user)
+    }
+
+    func headCursor() async throws -> EventCursor {
+        try await services.store.headCursor()
+    }
+
+    func events(for user: UserID, after cursor: EventCursor, limit: Int) async throws -> SyncPage {
+        try await services.store.sync(user: user, after: cursor, limit: limit)
+    }
+
+    func perform(_ command: ClientCommand, as user: UserID) async throws -> CommandResult {
+        let messages = services.messages
+        switch command {
+        case .send(let conversation, let clientId, let text, let replyTo):
+            let result = try await messages.send(
+                sender: user, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo)
+            return CommandResult(status: result.duplicate ? 200 : 201, json: ChatJSON.string(result))
+        case .edit(let conversation, let seq, let text):
+            return .ok(try await messages.edit(conversation: conversation, seq: seq, text: text, editor: user))
+        case .delete(let conversation, let seq):
+            return .ok(try await messages.delete(conversation: conversation, seq: seq, actor: user))
+        case .react(let conversation, let seq, let emoji, let remove):
+            return .ok(try await messages.react(emoji, add: !remove, conversation: conversation, seq: seq, user: user))
+        case .markRead(let conversation, let seq):
+            return .ok(try await messages.markReceipt(.read, upTo: seq, conversation: conversation, user: user))
+        case .markDelivered(let conversation, let seq):
+            return .ok(try await messages.markReceipt(.delivered, upTo: seq, conversation: conversation, user: user))
+        }
+    }
+
+    func presenceVisible(_ users: [UserID], viewer: UserID) async throws -> [(UserID, Millis?)] {
+        try await services.store.presenceVisible(users, viewer: viewer)
+    }
+
+    func saveLastSeen(_ times: [UserID: Millis]) async throws {
+        try await services.store.saveLastSeen(times)
+    }
+}
+
+extension CommandResult {
+    static func ok(_ value: some Encodable) -> CommandResult {
+        CommandResult(status: 200, json: ChatJSON.string(value))
+    }
+}
