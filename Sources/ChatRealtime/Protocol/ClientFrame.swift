@@ -77,21 +77,10 @@ struct ClientFrame: Sendable, Equatable {
 
     private static func describe(_ error: any Error) -> String {
         guard let error = error as? DecodingError else { return "the frame is not a JSON object" }
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map(\.stringValue).joined(separator: ".")
+        if case .typeMismatch(_, let context) = error, context.codingPath.isEmpty {
+            return "a frame must be a JSON object"
         }
-        switch error {
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return context.codingPath.isEmpty
-                ? "a frame must be a JSON object" : "field '\(path(context))' has the wrong type"
-        case .keyNotFound(let key, _):
-            return "field '\(key.stringValue)' is required"
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty
-                ? "the frame is not valid JSON" : "field '\(path(context))': \(context.debugDescription)"
-        @unknown default:
-            return "the frame is not valid JSON"
-        }
+        return ChatCore.describe(error, whole: "the frame")
     }
 
     private struct IDOnly: Decodable {

@@ -57,6 +57,7 @@ public struct ChatConfig: Sendable, Equatable {
         public var heartbeatSeconds = 30
         public var timeoutSeconds = 75
         public var helloTimeoutSeconds = 10
+        public var reauthGraceSeconds = 60
         public var maxFrameBytes = 64 * 1024
         public var framesPerSecond = 20
         public var frameBurst = 60
@@ -93,6 +94,7 @@ public struct ChatConfig: Sendable, Equatable {
         limits.heartbeatSeconds = realtime.heartbeatSeconds
         limits.timeoutSeconds = realtime.timeoutSeconds
         limits.helloTimeoutSeconds = realtime.helloTimeoutSeconds
+        limits.reauthGraceSeconds = realtime.reauthGraceSeconds
         limits.maxFrameBytes = realtime.maxFrameBytes
         limits.framesPerSecond = realtime.framesPerSecond
         limits.frameBurst = realtime.frameBurst

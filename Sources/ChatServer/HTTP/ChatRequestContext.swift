@@ -49,56 +49,12 @@ extension Request {
         do {
             return try ChatJSON.decoder().decode(T.self, from: Data(buffer: buffer))
         } catch let error as DecodingError {
-            throw ChatError.invalid(Self.describe(error))
+            throw ChatError.invalid(describe(error, whole: "the body"))
         } catch let error as ChatError {
             throw error
         } catch {
             throw ChatError.invalid("the body is not valid JSON")
         }
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let keys = context.codingPath.map { key in
-                key.intValue.map { "[\($0)]" } ?? snakeCase(key.stringValue)
-            }
-            return keys.isEmpty ? "the body" : "field '\(keys.joined(separator: "."))'"
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            let parent = context.codingPath.isEmpty ? "" : " in \(path(context))"
-            return "field '\(snakeCase(key.stringValue))' is required\(parent)"
-        case .typeMismatch(let type, let context):
-            return "\(path(context)) must be \(typeName(type))"
-        case .valueNotFound(let type, let context):
-            return "\(path(context)) must be \(typeName(type)), not null"
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "the body is not valid JSON (UTF-8)" : "\(path(context)) is invalid"
-        @unknown default:
-            return "the body is not valid"
-        }
-    }
-
-    private static func typeName(_ type: Any.Type) -> String {
-        switch type {
-        case is String.Type: "a string"
-        case is Int.Type, is Int64.Type, is Int32.Type: "an integer"
-        case is Bool.Type: "a boolean"
-        case is Double.Type: "a number"
-        default: String(describing: type).hasPrefix("Array") ? "an array" : "an object"
-        }
-    }
-
-    private static func snakeCase(_ key: String) -> String {
-        var out = ""
-        for character in key {
-            if character.isUppercase {
-                out += "_" + character.lowercased()
-            } else {
-                out.append(character)
-            }
-        }
-        return out
     }
 }
 

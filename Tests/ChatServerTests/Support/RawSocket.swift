@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import Foundation
+
+/// A WebSocket client written against the bare socket API, for peers a well-behaved library cannot play: one
+/// that never reads (with a tiny receive buffer), never answers pings or never says hello.
+final class RawSocket: @unchecked Sendable {
+    // @unchecked: used by one test task at a time.
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    struct Frame {
+        var opcode: UInt8
+        var payload: [UInt8]
+        var text: String { String(decoding: payload, as: UTF8.self) }
+        var json: JSON { JSON(data: Data(payload)) }
+        /// The close code of a close frame.
+        var closeCode: UInt16? {
+            guard opcode == 0x8, payload.count >= 2 else { return nil }
+            return UInt16(payload[0]) << 8 | UInt16(payload[1])
+        }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Connects and upgrades. `receiveBuffer` sets SO_RCVBUF before connecting (the kernel doubles it).
+    init(port: Int, receiveBuffer: Int32? = nil) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket() failed") }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw Failure(description: "connect() failed")
+        }
+        try write(
+            Array(
+                ("GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8))
+        let head = try readHead()
+        guard head.hasPrefix("HTTP/1.1 101") else { throw Failure(description: "upgrade refused: \(head)") }
+    }
+
+    deinit { close(fd) }
+
+    /// Sends a masked text frame (the mask is zero: clients must mask, any key will do).
+    func send(text: String) throws {
+        try send(opcode: 0x1, payload: Array(text.utf8))
+    }
+
+    func send(_ object: [String: Any]) throws {
+        try send(text: String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self))
+    }
+
+    func send(opcode: UInt8, payload: [UInt8]) throws {
+        var frame: [UInt8] = [0x80 | opcode]
+        if payload.count < 126 {
+            frame.append(0x80 | UInt8(payload.count))
+        } else if payload.count < 65_536 {
+            frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        } else {
+            frame.append(0x80 | 127)
+            for shift in stride(from: 56, through: 0, by: -8) { frame.append(UInt8((payload.count >> shift) & 0xFF)) }
+        }
+        frame += [0, 0, 0, 0]
+        try write(frame + payload)
+    }
+
+    /// The next frame from the server; nil when the server closed the TCP connection.
+    func readFrame() throws -> Frame? {
+        guard let header = try read(2) else { return nil }
+        var length = Int(header[1] & 0x7F)
+        if length == 126 {
+            guard let bytes = try read(2) else { return nil }
+            length = Int(bytes[0]) << 8 | Int(bytes[1])
+        } else if length == 127 {
+            guard let bytes = try read(8) else { return nil }
+            length = bytes.reduce(0) { $0 << 8 | Int($1) }
+        }
+        guard let payload = try read(length) else { return nil }
+        return Frame(opcode: header[0] & 0x0F, payload: payload)
+    }
+
+    /// Reads frames until the server's close frame and returns its code (nil if the TCP connection ended first).
+    func readUntilClose() throws -> (closeCode: UInt16?, frames: [Frame]) {
+        var frames: [Frame] = []
+        while let frame = try readFrame() {
+            if frame.opcode == 0x8 { return (frame.closeCode, frames) }
+            frames.append(frame)
+        }
+        return (nil, frames)
+    }
+
+    private func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard written > 0 else { throw Failure(description: "send() failed") }
+            offset += written
+        }
+    }
+
+    private func read(_ count: Int) throws -> [UInt8]? {
+        while buffer.count < count {
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            let received = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if received == 0 { return nil }
+            if received < 0 {
+                if errno == ECONNRESET { return nil }
+                throw Failure(description: "recv() failed or timed out (errno \(errno))")
+            }
+            buffer += chunk[0..<received]
+        }
+        let bytes = Array(buffer[0..<count])
+        buffer.removeFirst(count)
+        return bytes
+    }
+
+    private func readHead() throws -> String {
+        var head: [UInt8] = []
+        while !head.suffix(4).elementsEqual([13, 10, 13, 10]) {
+            guard let byte = try read(1) else { throw Failure(description: "closed during the upgrade") }
+            head += byte
+        }
+        return String(decoding: head, as: UTF8.self)
+    }
+}
