@@ -24,6 +24,10 @@ final class Shared<Value: Sendable>: Sendable {
         [limits]
         auth_requests_per_minute = 100000
         messages_per_minute = 1000000
+        [realtime]
+        frames_per_second = 100000
+        frame_burst = 100000
+        user_frames_per_second = 1000000
         [log]
         level = "notice"
         """.write(to: file, atomically: true, encoding: .utf8)
@@ -107,6 +111,86 @@ final class Shared<Value: Sendable>: Sendable {
                 .POST, "/v1/conversations/\(conversation)/messages", token: token,
                 json: ["client_id": clientId, "text": "message \(clientId)"])
             #expect(retry.status == (stored[clientId] == nil ? 201 : 200))
+        }
+    }
+
+    /// Over WebSockets: senders are acknowledged, the server is killed with SIGKILL, restarted; every member
+    /// resumes from the last cursor it saw and then holds every acknowledged message exactly once.
+    @Test func everyAcknowledgedSocketMessageReachesEveryMemberOnceAfterKill9() async throws {
+        let data = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: data) }
+        let config = try configFile(dataDirectory: data)
+        let first = ChildChatd(arguments: ["--config", config], logFile: data.appendingPathComponent("ws-first.log"))
+        try await first.start()
+        defer { first.terminate() }
+        var registered: [String] = []
+        for handle in ["alice", "bob", "carol"] {
+            let reply = try await first.request(.POST, "/v1/auth/register", json: ["handle": handle, "password": "password1"])
+            registered.append(try #require(reply.json["access_token"].string))
+        }
+        let tokens = registered
+        let bobId = try #require(try await first.request(.GET, "/v1/me", token: tokens[1]).json["user"]["id"].int)
+        let carolId = try #require(try await first.request(.GET, "/v1/me", token: tokens[2]).json["user"]["id"].int)
+        let created = try await first.request(
+            .POST, "/v1/conversations/group", token: tokens[0], json: ["title": "crash", "member_ids": [bobId, carolId]])
+        let conversation = try #require(created.json["conversation"]["id"].int)
+
+        // Bob and Carol listen; four of Alice's sockets send as fast as their acks come back.
+        var listeners: [Socket] = []
+        for token in tokens[1...] {
+            let (socket, _) = try await Socket.hello(port: first.port, token: token)
+            _ = try await socket.next(type: "synced")
+            listeners.append(socket)
+        }
+        let acked = Shared<[String: Int64]>([:])
+        await withTaskGroup(of: Void.self) { group in
+            for sender in 0..<4 {
+                group.addTask {
+                    guard let (socket, _) = try? await Socket.hello(port: first.port, token: tokens[0]) else { return }
+                    for index in 0..<100_000 {
+                        let clientId = "w\(sender)-\(index)"
+                        guard
+                            let reply = try? await socket.request(
+                                ["type": "send", "conversation_id": conversation, "client_id": clientId, "text": clientId],
+                                timeout: .seconds(3)),
+                            reply["status"].int == 201, let seq = reply["result"]["message"]["seq"].int
+                        else { return }
+                        acked.withLock { $0[clientId] = seq }
+                    }
+                }
+            }
+            group.addTask {
+                while acked.withLock({ $0.count }) < 300 { try? await Task.sleep(for: .milliseconds(5)) }
+                first.kill9()
+            }
+        }
+        let acknowledged = acked.withLock { $0 }
+        #expect(acknowledged.count >= 300)
+
+        let second = ChildChatd(arguments: ["--config", config], logFile: data.appendingPathComponent("ws-second.log"))
+        try await second.start()
+        defer { second.terminate() }
+        for (index, listener) in listeners.enumerated() {
+            // What arrived before the crash, then a resume from the last cursor seen.
+            var seen: [String: Int] = [:]
+            var cursor: Int64 = 0
+            func note(_ frame: JSON) {
+                guard frame["type"].string == "event", frame["event"]["type"].string == "message.created" else { return }
+                seen[frame["event"]["data"]["message"]["client_id"].string ?? "", default: 0] += 1
+                cursor = max(cursor, frame["event"]["cursor"].int ?? 0)
+            }
+            while let frame = try? await listener.next(timeout: .seconds(2)) { note(frame) }
+            let (resumed, _) = try await Socket.hello(port: second.port, token: tokens[index + 1], cursor: cursor)
+            while true {
+                let frame = try await resumed.next(timeout: .seconds(10))
+                if frame["type"].string == "synced" { break }
+                note(frame)
+            }
+            for clientId in acknowledged.keys {
+                #expect(seen[clientId] == 1, "member \(index + 1) has \(clientId) \(seen[clientId] ?? 0) times")
+            }
+            #expect(seen.values.allSatisfy { $0 == 1 })
+            await resumed.close()
         }
     }
 

@@ -176,18 +176,18 @@ import Testing
         let config = testConfig { $0.realtime.reauthGraceSeconds = 2 }
         try await withServer(config) { api in
             let alice = try await api.register("alice")
-            let issuer = await TokenIssuer(secret: testSecret, accessSeconds: 1, refreshSeconds: 3600)
+            let issuer = await TokenIssuer(secret: testSecret, accessSeconds: 3, refreshSeconds: 3600)
             let session = try #require(try await issuer.verify(alice.token).sessionId)
             let shortLived = try await issuer.accessToken(user: alice.id, session: session)
 
             let (renewing, _) = try await Socket.hello(port: api.port, token: shortLived)
             let (lapsing, _) = try await Socket.hello(port: api.port, token: shortLived)
-            let ask = try await renewing.next(type: "reauthenticate", timeout: .seconds(5))
+            let ask = try await renewing.next(type: "reauthenticate", timeout: .seconds(8))
             #expect(ask["grace_s"].int == 2)
             let renewed = try await renewing.request(["type": "auth", "token": alice.token])
             #expect(renewed["status"].int == 200)
             #expect((renewed["result"]["expires_at"].int ?? 0) > Clock.nowMillis())
-            _ = try await lapsing.next(type: "reauthenticate", timeout: .seconds(5))
+            _ = try await lapsing.next(type: "reauthenticate", timeout: .seconds(8))
             #expect(try await lapsing.closed()?.closeCode == .unknown(4401))
             try await Task.sleep(for: .seconds(1))
             #expect(try await renewing.request(["type": "ping"])["status"].int == 200)

@@ -261,4 +261,16 @@ extension API {
             await carolSocket.close()
         }
     }
+
+    @Test func shutdownClosesEverySocketWithGoingAway() async throws {
+        let sockets = try await withServer { api in
+            let alice = try await api.register("alice")
+            let (live, _) = try await api.liveSocket(alice)
+            let unauthenticated = try await Socket.connect(port: api.port)
+            return [live, unauthenticated]
+        }
+        for socket in sockets {
+            #expect(try await socket.closed()?.closeCode == .goingAway)
+        }
+    }
 }

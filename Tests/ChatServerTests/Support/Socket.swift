@@ -136,11 +136,13 @@ final class Socket: Sendable {
     }
 
     /// Sends a frame with `id` and returns its reply.
-    func request(_ frame: [String: Any], id: String = UUID().uuidString, line: Int = #line) async throws -> JSON {
+    func request(
+        _ frame: [String: Any], id: String = UUID().uuidString, timeout: Duration = .seconds(5), line: Int = #line
+    ) async throws -> JSON {
         var frame = frame
         frame["id"] = id
         try await send(frame)
-        return try await reply(to: id, line: line)
+        return try await reply(to: id, timeout: timeout, line: line)
     }
 
     /// Waits for the connection to end and returns the server's close frame (nil if there was none).
