@@ -39,7 +39,7 @@ public struct ChatError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let internalError = Code("internal", status: 500)
         public static let unavailable = Code("unavailable", status: 503)
 
-        static let all: [Code] = [
+        public static let all: [Code] = [
             .invalidRequest, .invalidCode, .unauthorized, .tokenExpired, .forbidden, .blocked, .notFound,
             .methodNotAllowed, .conflict, .handleTaken, .groupFull, .resetRequired, .payloadTooLarge, .upgradeRequired,
             .rateLimited,
