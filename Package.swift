@@ -35,11 +35,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // C library calls that Swift's Glibc module leaves out (malloc_trim).
+        .target(name: "CChatd"),
         // The WebSocket gateway: sessions as plain NIO handlers, the hub (fan-out, presence, typing).
         .target(
             name: "ChatRealtime",
             dependencies: [
                 "ChatCore",
+                "CChatd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -81,6 +84,9 @@ let package = Package(
             dependencies: [
                 "ChatCore",
                 "ChatStore",
+                "ChatServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

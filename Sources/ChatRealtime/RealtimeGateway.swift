@@ -1,6 +1,7 @@
 import ChatCore
 import Logging
 import NIOCore
+import CChatd
 import Synchronization
 
 /// The realtime gateway: the hub, the backend the sessions call, the per-event-loop sweepers and the connection
@@ -74,6 +75,22 @@ public final class RealtimeGateway: Sendable {
     public func housekeeping() async {
         hub.sweepTyping(now: Clock.nowMillis())
         await saveLastSeen()
+        releaseMemoryAfterDisconnects()
+    }
+
+    private let peakSinceTrim = Atomic<Int>(0)
+
+    /// After a mass disconnect (a network blip, a load spike ending) the allocator keeps the freed pages of
+    /// thousands of connections; give them back to the system so RSS follows the load down.
+    private func releaseMemoryAfterDisconnects() {
+        let current = openConnections
+        let peak = max(peakSinceTrim.load(ordering: .relaxed), current)
+        if peak - current >= 500, current <= peak / 2 {
+            _ = chatd_malloc_trim()
+            peakSinceTrim.store(current, ordering: .relaxed)
+        } else {
+            peakSinceTrim.store(peak, ordering: .relaxed)
+        }
     }
 
     /// Writes the last-seen times the hub recorded; on failure they wait for the next round.

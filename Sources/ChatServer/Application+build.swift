@@ -24,7 +24,10 @@ public func buildApplication(
         router: router,
         server: HTTPServerBuilder { responder in ChatServerChannel(responder: responder, gateway: gateway) },
         configuration: ApplicationConfiguration(
-            address: .hostname(config.server.host, port: config.server.port), serverName: "chatd"),
+            address: .hostname(config.server.host, port: config.server.port), serverName: "chatd",
+            // After a restart thousands of clients reconnect at once; a short accept queue would drop their SYNs
+            // and cost each a second (the kernel caps it at net.core.somaxconn).
+            backlog: 4096),
         services: [StoreService(store: services.store), maintenance, GatewayService(gateway: gateway)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.server.port

@@ -7,5 +7,7 @@ struct Chatbench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chatbench",
         abstract: "Benchmarks of chatd.",
-        subcommands: [StoreScenario.self])
+        subcommands: [
+            StoreScenario.self, IdleScenario.self, DirectScenario.self, WorkerCommand.self,
+        ])
 }

@@ -47,6 +47,7 @@ struct Serve: AsyncParsableCommand {
         } else {
             logger.notice("configuration loaded", metadata: ["file": "\(file ?? "")"])
         }
+        raiseOpenFileLimit(logger: logger)
         let app = try await buildApplication(config: settings, logger: logger)
         try await app.runService()
     }
@@ -68,4 +69,16 @@ struct CheckConfig: ParsableCommand {
             throw ExitCode(78)
         }
     }
+}
+
+/// Every WebSocket is an open file: lift the soft limit to the hard one (as systemd's LimitNOFILE would), and say
+/// how many connections that allows.
+func raiseOpenFileLimit(logger: Logger) {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+    logger.info("open file limit", metadata: ["nofile": "\(limit.rlim_cur)"])
 }

@@ -5,13 +5,13 @@ import Foundation
 import JWTKit
 
 /// chatd's own tokens: short-lived HS256 access JWTs, and opaque refresh tokens stored only as SHA-256 hashes.
-struct TokenIssuer: Sendable {
+public struct TokenIssuer: Sendable {
     static let issuer = "chatd"
     let keys: JWTKeyCollection
     let accessSeconds: Int
     let refreshSeconds: Int
 
-    init(secret: String, accessSeconds: Int, refreshSeconds: Int) async {
+    public init(secret: String, accessSeconds: Int, refreshSeconds: Int) async {
         keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         self.accessSeconds = accessSeconds
@@ -33,7 +33,7 @@ struct TokenIssuer: Sendable {
         }
     }
 
-    func accessToken(user: UserID, session: SessionID, now: Date = Date()) async throws -> String {
+    public func accessToken(user: UserID, session: SessionID, now: Date = Date()) async throws -> String {
         // Whole seconds: JWT NumericDate readers in other languages expect integers.
         let now = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         let claims = AccessClaims(
@@ -52,13 +52,13 @@ struct TokenIssuer: Sendable {
     }
 
     /// A new opaque refresh token (256 random bits) and the hash that is stored.
-    func newRefreshToken() -> (token: String, hash: Data) {
+    public func newRefreshToken() -> (token: String, hash: Data) {
         let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
         let token = bytes.base64URLEncoded()
         return (token, Self.hash(token))
     }
 
-    func refreshExpiry(from now: Millis = Clock.nowMillis()) -> Millis {
+    public func refreshExpiry(from now: Millis = Clock.nowMillis()) -> Millis {
         now + Millis(refreshSeconds) * 1000
     }
 

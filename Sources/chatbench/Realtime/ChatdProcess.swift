@@ -1,0 +1,140 @@
+import ChatCore
+import ChatServer
+import ChatStore
+import Foundation
+
+/// A real `chatd` (the release build beside this `chatbench`) on a loopback port, with its own data folder and a
+/// configuration whose limits let one machine's worth of clients in. Also reads its RSS and CPU time from /proc.
+final class ChatdProcess: @unchecked Sendable {
+    // @unchecked: used from the scenario's one task.
+    let root: URL
+    let process = Process()
+    private(set) var port = 0
+    static let secret = "chatbench-secret-chatbench-secret-0123456789"
+
+    init() throws {
+        root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("chatbench-ws-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
+
+    var dataDirectory: URL { root.appendingPathComponent("data") }
+    var logFile: URL { root.appendingPathComponent("chatd.log") }
+
+    static var executable: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("chatd")
+    }
+
+    /// Creates users (each with a login session and an access token) and whatever conversations `build` makes,
+    /// through the real store, before the server starts.
+    func seed(users count: Int, build: (Store, [UserID]) async throws -> Void = { _, _ in }) async throws -> [SeededUser] {
+        let store = try Store(directory: dataDirectory.appendingPathComponent("db"), durability: .normal,
+                              limits: StoreLimits(maxMessageBytes: 4096, maxGroupMembers: 20_000, eventRetentionDays: 30))
+        let issuer = await TokenIssuer(secret: Self.secret, accessSeconds: 4 * 3600, refreshSeconds: 86_400)
+        var users: [SeededUser] = []
+        let chunk = 256
+        for start in stride(from: 0, to: count, by: chunk) {
+            let made = try await withThrowingTaskGroup(of: SeededUser.self) { group in
+                for index in start..<min(count, start + chunk) {
+                    group.addTask {
+                        let user = try await store.createUser(handle: "u\(index)", displayName: "User \(index)", passwordHash: nil)
+                        let refresh = issuer.newRefreshToken()
+                        let session = try await store.startSession(
+                            user: user.id, refreshTokenHash: refresh.hash, expiresAt: issuer.refreshExpiry())
+                        return SeededUser(index: index, id: user.id, token: try await issuer.accessToken(user: user.id, session: session))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            users += made
+        }
+        users.sort { $0.index < $1.index }
+        try await build(store, users.map(\.id))
+        try await store.checkpoint()
+        try store.close()
+        return users
+    }
+
+    func start() async throws {
+        let config = root.appendingPathComponent("chatd.toml")
+        try """
+        [server]
+        host = "127.0.0.1"
+        port = 0
+        [storage]
+        data_dir = "\(dataDirectory.path)"
+        [auth]
+        jwt_secret = "\(Self.secret)"
+        access_token_seconds = 14400
+        [limits]
+        max_group_members = 20000
+        messages_per_minute = 1000000
+        auth_requests_per_minute = 1000000
+        [realtime]
+        frames_per_second = 100000
+        frame_burst = 100000
+        user_frames_per_second = 1000000
+        max_connections_per_ip = 1000000
+        max_outbound_bytes = 4194304
+        [log]
+        level = "notice"
+        """.write(to: config, atomically: true, encoding: .utf8)
+        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logFile)
+        process.executableURL = Self.executable
+        process.arguments = ["--config", config.path]
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let text = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+            if let range = text.range(of: #"127\.0\.0\.1:(\d+) \[ChatServer\] chatd listening"#, options: .regularExpression),
+                let port = Int(text[range].split(separator: ":")[1].prefix { $0.isNumber })
+            {
+                self.port = port
+                return
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw BenchError("chatd did not start; see \(logFile.path)")
+    }
+
+    /// Resident memory in KiB (VmRSS).
+    var rssKB: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    /// User plus system CPU time, in microseconds.
+    var cpuMicroseconds: Int {
+        let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
+        // Fields after the command name (which may contain spaces) start after the last ')'.
+        guard let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        let ticks = (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+        return ticks * 1_000_000 / sysconf(Int32(_SC_CLK_TCK))
+    }
+
+    /// SIGTERM and wait, then remove the data.
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: root)
+    }
+}
+
+struct SeededUser: Sendable {
+    var index: Int
+    var id: UserID
+    var token: String
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

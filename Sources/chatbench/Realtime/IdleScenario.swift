@@ -1,0 +1,89 @@
+import ArgumentParser
+import ChatStore
+import Foundation
+
+/// `chatbench idle`: many authenticated sockets held open. Server RSS per connection above the server's own
+/// baseline (session, hub entry and empty outbound queue included), a message to every conversation while they are
+/// all connected (each must arrive once at both members), and the RSS 60 s after every client left.
+struct IdleScenario: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "idle", abstract: "Authenticated idle WebSockets: memory per connection and after they leave.")
+
+    @Option(help: "Connections (users, in pairs sharing a direct conversation).") var connections = 19_000
+    @Option(help: "Load worker processes.") var workers = 3
+    @Option(help: "Seconds to wait after every client left before reading the RSS again.") var settle = 60.0
+
+    func run() async throws {
+        let server = try ChatdProcess()
+        defer { server.stop() }
+        let pairs = connections / 2
+        var conversations: [Int64] = []
+        let users = try await server.seed(users: pairs * 2) { store, ids in
+            conversations = try await openPairs(store, ids)
+        }
+        try await server.start()
+        try await Task.sleep(for: .seconds(2))
+        let baseline = server.rssKB
+        print("chatd started on port \(server.port); baseline RSS \(baseline / 1024) MB")
+
+        let pool = try WorkerPool(
+            port: server.port,
+            plans: split(users.indices.map { (users[$0].token, [conversations[$0 / 2]]) }, into: workers),
+            directory: server.root)
+        defer { Task { await pool.quit() } }
+        let started = monotonicNow()
+        let connected = try await pool.all(["cmd": "connect", "window": 500]).reduce(0) { $0 + int($1, "connected") }
+        print("connected \(connected) of \(users.count) in \(seconds(since: started)) s")
+        try await Task.sleep(for: .seconds(5))
+        let loaded = server.rssKB
+        let perConnection = Double(loaded - baseline) / Double(max(connected, 1))
+        print("RSS with \(connected) connections: \(loaded / 1024) MB, \(rounded(perConnection, 2)) KB per connection")
+
+        // Every client sends one message while everyone is connected (2,000/s in all): each reaches both members
+        // of its conversation once.
+        _ = try await pool.stats()
+        _ = try await pool.all([
+            "cmd": "send", "rate": 2_000.0 / Double(workers), "seconds": Double(connected) / 2_000, "senders": 0,
+        ])
+        try await Task.sleep(for: .seconds(1))
+        let stats = try await pool.stats()
+        let lost = max(0, stats.acked * 2 - stats.received)
+        print("sent \(stats.acked) messages; \(stats.received) deliveries, \(stats.duplicates) duplicated, \(lost) lost")
+
+        _ = try await pool.all(["cmd": "close"])
+        print("every client left; waiting \(Int(settle)) s")
+        try await Task.sleep(for: .seconds(settle))
+        let after = server.rssKB
+        print("RSS \(Int(settle)) s after: \(after / 1024) MB (baseline \(baseline / 1024) MB)")
+        printResult([
+            "scenario": "idle", "connections": connected, "rss_kb_per_conn": rounded(perConnection, 2),
+            "baseline_mb": rounded(Double(baseline) / 1024, 1), "rss_loaded_mb": rounded(Double(loaded) / 1024, 1),
+            "rss_after_mb": rounded(Double(after) / 1024, 1), "lost": lost, "duplicated": stats.duplicates,
+        ])
+    }
+}
+
+/// Direct conversations between users 0–1, 2–3, …; returns conversation ids in pair order.
+func openPairs(_ store: Store, _ ids: [Int64]) async throws -> [Int64] {
+    var conversations = [Int64](repeating: 0, count: ids.count / 2)
+    let chunk = 256
+    for start in stride(from: 0, to: conversations.count, by: chunk) {
+        try await withThrowingTaskGroup(of: (Int, Int64).self) { group in
+            for pair in start..<min(conversations.count, start + chunk) {
+                group.addTask { (pair, try await store.openDirect(user: ids[2 * pair], peer: ids[2 * pair + 1]).0.id) }
+            }
+            for try await (pair, id) in group { conversations[pair] = id }
+        }
+    }
+    return conversations
+}
+
+/// `items` dealt into `parts` contiguous plans.
+func split<T>(_ items: [T], into parts: Int) -> [[T]] {
+    let size = (items.count + parts - 1) / parts
+    return stride(from: 0, to: items.count, by: max(size, 1)).map { Array(items[$0..<min(items.count, $0 + size)]) }
+}
+
+func int(_ answer: [String: Any], _ key: String) -> Int { (answer[key] as? NSNumber)?.intValue ?? 0 }
+
+func seconds(since start: UInt64) -> Double { rounded(Double(monotonicNow() - start) / 1e9, 2) }
