@@ -8,6 +8,7 @@ struct Chatbench: AsyncParsableCommand {
         commandName: "chatbench",
         abstract: "Benchmarks of chatd.",
         subcommands: [
-            StoreScenario.self, IdleScenario.self, DirectScenario.self, WorkerCommand.self,
+            StoreScenario.self, IdleScenario.self, DirectScenario.self, GroupScenario.self, ReconnectScenario.self,
+            WorkerCommand.self,
         ])
 }
