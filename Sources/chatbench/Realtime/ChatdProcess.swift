@@ -79,7 +79,7 @@ final class ChatdProcess: @unchecked Sendable {
         [log]
         level = "notice"
         """.write(to: config, atomically: true, encoding: .utf8)
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let log = try FileHandle(forWritingTo: logFile)
         process.executableURL = Self.executable
         process.arguments = ["--config", config.path]
