@@ -14,6 +14,13 @@ struct MessageService: Sendable {
         var message: Message
         var cursor: EventCursor?
         var duplicate: Bool
+
+        /// The same JSON as the encoder's (a test compares them), built by hand: it answers every send.
+        var json: String {
+            var out = "{"
+            if let cursor { out += "\"cursor\":\(cursor)," }
+            return out + "\"duplicate\":\(duplicate),\"message\":" + message.json + "}"
+        }
     }
 
     struct MessageResponse: ResponseEncodable {

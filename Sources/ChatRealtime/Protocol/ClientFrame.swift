@@ -73,7 +73,9 @@ struct ClientFrame: Sendable, Equatable {
         }
     }
 
-    private static let decoder = ChatJSON.decoder()
+    /// Field names are spelled out in `Fields.CodingKeys`: converting every key from snake case costs more than the
+    /// rest of the decoding on the path of every frame.
+    private static let decoder = JSONDecoder()
 
     private static func describe(_ error: any Error) -> String {
         guard let error = error as? DecodingError else { return "the frame is not a JSON object" }
@@ -102,6 +104,14 @@ struct ClientFrame: Sendable, Equatable {
         var remove: Bool?
         var state: String?
         var userIds: [UserID]?
+
+        enum CodingKeys: String, CodingKey {
+            case type, id, token, cursor, text, seq, emoji, remove, state
+            case conversationId = "conversation_id"
+            case clientId = "client_id"
+            case replyTo = "reply_to"
+            case userIds = "user_ids"
+        }
 
         func request() throws -> ClientRequest {
             switch type {

@@ -29,7 +29,7 @@ struct GatewayBackend: RealtimeBackend {
         case .send(let conversation, let clientId, let text, let replyTo):
             let result = try await messages.send(
                 sender: user, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo)
-            return CommandResult(status: result.duplicate ? 200 : 201, json: ChatJSON.string(result))
+            return CommandResult(status: result.duplicate ? 200 : 201, json: result.json)
         case .edit(let conversation, let seq, let text):
             return .ok(try await messages.edit(conversation: conversation, seq: seq, text: text, editor: user))
         case .delete(let conversation, let seq):
