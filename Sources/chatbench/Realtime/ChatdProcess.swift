@@ -109,14 +109,7 @@ final class ChatdProcess: @unchecked Sendable {
     }
 
     /// User plus system CPU time, in microseconds.
-    var cpuMicroseconds: Int {
-        let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
-        // Fields after the command name (which may contain spaces) start after the last ')'.
-        guard let close = stat.lastIndex(of: ")") else { return 0 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        let ticks = (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
-        return ticks * 1_000_000 / sysconf(Int32(_SC_CLK_TCK))
-    }
+    var cpuMicroseconds: Int { processCPUMicroseconds(process.processIdentifier) }
 
     /// SIGTERM and wait, then remove the data.
     func stop() {
@@ -137,4 +130,15 @@ struct SeededUser: Sendable {
 struct BenchError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// User plus system CPU time of a process, in microseconds (from /proc/PID/stat).
+func processCPUMicroseconds(_ pid: Int32) -> Int {
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    guard let close = stat.lastIndex(of: ")") else { return 0 }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 12 else { return 0 }
+    let ticks = (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+    return ticks * 1_000_000 / sysconf(Int32(_SC_CLK_TCK))
 }

@@ -46,7 +46,7 @@ struct DirectScenario: AsyncParsableCommand {
             let achieved = Double(step.stats.acked) / stepSeconds
             let held = step.p99 < 100 && step.lost == 0 && achieved >= 0.95 * target
             print(
-                "step \(Int(target))/s: achieved \(Int(achieved))/s, e2e p99 \(step.p99) ms, ack p99 \(step.ackP99) ms, lost \(step.lost) — \(held ? "held" : "not held")"
+                "step \(Int(target))/s: achieved \(Int(achieved))/s, e2e p99 \(step.p99) ms, ack p99 \(step.ackP99) ms, lost \(step.lost); CPU per message: chatd \(step.cpuPerMessage) µs, load workers \(step.workerCPUPerMessage) µs — \(held ? "held" : "not held")"
             )
             guard held else { break }
             sustained = achieved
@@ -66,6 +66,7 @@ struct DirectScenario: AsyncParsableCommand {
         var p999: Double
         var ackP99: Double
         var cpuPerMessage: Double
+        var workerCPUPerMessage: Double
     }
 
     /// Sends at `rate` for `seconds` from every client, waits for the acks and the last deliveries, and measures.
@@ -73,6 +74,7 @@ struct DirectScenario: AsyncParsableCommand {
     func phase(_ pool: WorkerPool, _ server: ChatdProcess, rate: Double, seconds: Double) async throws -> Phase {
         _ = try await pool.stats()
         let cpuBefore = server.cpuMicroseconds
+        let workersBefore = pool.cpuMicroseconds
         _ = try await pool.all(["cmd": "send", "rate": rate / Double(pool.count), "seconds": seconds, "senders": 0])
         var stats = try await pool.stats()
         // Deliveries still in flight after the last ack.
@@ -85,10 +87,12 @@ struct DirectScenario: AsyncParsableCommand {
             stats.latencies.add(contentsOf: more.latencies)
         }
         let cpu = server.cpuMicroseconds - cpuBefore
+        let workerCPU = pool.cpuMicroseconds - workersBefore
         return Phase(
             stats: stats, lost: max(0, stats.acked * 2 - stats.received) + stats.gaps,
             p50: rounded(stats.latencies.percentile(50)), p99: rounded(stats.latencies.percentile(99)),
             p999: rounded(stats.latencies.percentile(99.9)), ackP99: rounded(stats.ackLatencies.percentile(99)),
-            cpuPerMessage: rounded(Double(cpu) / Double(max(stats.acked, 1)), 1))
+            cpuPerMessage: rounded(Double(cpu) / Double(max(stats.acked, 1)), 1),
+            workerCPUPerMessage: rounded(Double(workerCPU) / Double(max(stats.acked, 1)), 1))
     }
 }

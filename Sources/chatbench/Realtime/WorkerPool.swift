@@ -18,6 +18,9 @@ final class WorkerPool: @unchecked Sendable {
 
     var count: Int { workers.count }
 
+    /// CPU time the workers used, in microseconds.
+    var cpuMicroseconds: Int { workers.reduce(0) { $0 + processCPUMicroseconds($1.pid) } }
+
     /// Sends `command` to every worker at once and returns their answers in worker order.
     func all(_ command: [String: Any]) async throws -> [[String: Any]] {
         let line = String(decoding: try JSONSerialization.data(withJSONObject: command), as: UTF8.self)
@@ -128,6 +131,8 @@ final class WorkerProcess: @unchecked Sendable {
         guard let answer = await iterator.next() else { throw BenchError("a worker ended unexpectedly") }
         return answer
     }
+
+    var pid: Int32 { process.processIdentifier }
 
     func wait() {
         process.waitUntilExit()
