@@ -53,4 +53,6 @@ public protocol RealtimeBackend: Sendable {
     func presenceVisible(_ users: [UserID], viewer: UserID) async throws -> [(UserID, Millis?)]
     /// Stores users' last-seen times (batched by the hub).
     func saveLastSeen(_ times: [UserID: Millis]) async throws
+    /// Most clients just left: shrink caches that grew with them (the gateway then returns freed heap to the system).
+    func releaseMemory() async
 }

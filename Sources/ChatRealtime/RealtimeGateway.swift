@@ -75,17 +75,20 @@ public final class RealtimeGateway: Sendable {
     public func housekeeping() async {
         hub.sweepTyping(now: Clock.nowMillis())
         await saveLastSeen()
-        releaseMemoryAfterDisconnects()
+        await releaseMemoryAfterDisconnects()
     }
 
     private let peakSinceTrim = Atomic<Int>(0)
 
     /// After a mass disconnect (a network blip, a load spike ending) the allocator keeps the freed pages of
     /// thousands of connections; give them back to the system so RSS follows the load down.
-    private func releaseMemoryAfterDisconnects() {
+    private func releaseMemoryAfterDisconnects() async {
         let current = openConnections
         let peak = max(peakSinceTrim.load(ordering: .relaxed), current)
         if peak - current >= 500, current <= peak / 2 {
+            await backend.releaseMemory()
+            // The store's caches are freed on its own queues; give them a moment before trimming the heap.
+            try? await Task.sleep(for: .milliseconds(200))
             _ = chatd_malloc_trim()
             peakSinceTrim.store(current, ordering: .relaxed)
         } else {

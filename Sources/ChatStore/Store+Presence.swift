@@ -39,6 +39,11 @@ extension Store {
         }
     }
 
+    /// Frees the SQLite page caches and closes idle readers (they reopen on demand), after a load spike.
+    public func releaseMemory() {
+        pool.releaseMemoryEventually()
+    }
+
     /// Stores the times users' last device disconnected, in one transaction.
     public func saveLastSeen(_ times: [UserID: Millis]) async throws {
         guard !times.isEmpty else { return }

@@ -27,6 +27,7 @@ final class ConnectionSweeper: @unchecked Sendable {
     func remove(_ connection: WebSocketConnection) {
         eventLoop.assertInEventLoop()
         connections[ObjectIdentifier(connection)] = nil
+        if connections.isEmpty { connections = [:] }
     }
 
     func closeAll(_ reason: CloseReason) {

@@ -147,7 +147,7 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
 
     private func text(_ buffer: ByteBuffer) {
         if session.phase != .awaitingHello, let user = session.identity?.userId {
-            switch session.admit(at: .now()) {
+            switch session.admit(at: .now(), limits: gateway.limits) {
             case .admit:
                 guard hub.allowFrame(user: user, now: .now()) else { return refuseFrame(buffer) }
             case .refuse:
@@ -387,7 +387,7 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
     // MARK: Clock
 
     func tick(now: NIODeadline, nowMillis: Millis) {
-        switch session.tick(now: now, nowMillis: nowMillis) {
+        switch session.tick(now: now, nowMillis: nowMillis, limits: gateway.limits) {
         case .none:
             break
         case .ping:

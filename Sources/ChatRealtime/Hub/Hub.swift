@@ -70,6 +70,7 @@ public final class Hub: EventPublisher {
                 return []
             }
             state.users[user] = nil
+            if state.users.isEmpty { state.releaseCapacity() }
             for conversation in entry.conversations ?? [] {
                 state.online[conversation]?.remove(user)
                 if state.online[conversation]?.isEmpty == true { state.online[conversation] = nil }
@@ -85,7 +86,10 @@ public final class Hub: EventPublisher {
 
     /// Whether `user` may send another frame now (their frames over all their connections).
     func allowFrame(user: UserID, now: NIODeadline) -> Bool {
-        state.withLock { state in state.users[user]?.frames.take(now: now) ?? true }
+        state.withLock { state in
+            state.users[user]?.frames.take(now: now, perSecond: limits.userFramesPerSecond, burst: limits.frameBurst * 2)
+                ?? true
+        }
     }
 
     // MARK: Events

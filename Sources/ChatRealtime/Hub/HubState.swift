@@ -13,6 +13,14 @@ struct HubState {
     /// Last-seen times not yet written to the store.
     var lastSeenToSave: [UserID: Millis] = [:]
 
+    /// Dictionaries keep their capacity when emptied; after the last user leaves, give it back.
+    mutating func releaseCapacity() {
+        users = [:]
+        online = [:]
+        if watchers.isEmpty { watchers = [:] }
+        if typing.isEmpty { typing = [:] }
+    }
+
     mutating func apply(_ change: MembershipChange, conversation: ConversationID, cursor: EventCursor) {
         switch change {
         case .joined(let users):
@@ -85,7 +93,7 @@ struct UserEntry {
 
     init(connection: WebSocketConnection, limits: RealtimeLimits) {
         connections = [connection]
-        frames = TokenBucket(perSecond: limits.userFramesPerSecond, burst: limits.frameBurst * 2)
+        frames = TokenBucket(burst: limits.frameBurst * 2)
     }
 }
 
@@ -105,23 +113,19 @@ struct Typing {
     var expiresAt: Millis
 }
 
-/// A token bucket: `burst` frames at once, refilled at `perSecond`.
+/// A token bucket: `burst` frames at once, refilled at `perSecond` (given at each call, not stored).
 struct TokenBucket {
-    private let perSecond: Double
-    private let burst: Double
     private var tokens: Double
     private var updated: NIODeadline?
 
-    init(perSecond: Int, burst: Int) {
-        self.perSecond = Double(perSecond)
-        self.burst = Double(burst)
+    init(burst: Int) {
         tokens = Double(burst)
     }
 
-    mutating func take(now: NIODeadline) -> Bool {
+    mutating func take(now: NIODeadline, perSecond: Int, burst: Int) -> Bool {
         if let updated {
             let elapsed = Double((now - updated).nanoseconds) / 1e9
-            tokens = min(burst, tokens + elapsed * perSecond)
+            tokens = min(Double(burst), tokens + elapsed * Double(perSecond))
         }
         updated = now
         guard tokens >= 1 else { return false }

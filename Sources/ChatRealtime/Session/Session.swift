@@ -46,7 +46,6 @@ struct Session {
         case abort
     }
 
-    let limits: RealtimeLimits
     private(set) var phase = Phase.awaitingHello
     private(set) var identity: SessionIdentity?
     /// The cursor of the last event this client has been sent: a live event at or before it is a duplicate.
@@ -66,12 +65,13 @@ struct Session {
     /// Live events held back during a replay before the session stops holding and reads them from the store.
     static let maxHeld = 512
 
+    /// The limits are not kept here but passed to the calls that need them: every byte of an idle session counts
+    /// thousands of times.
     init(limits: RealtimeLimits, now: NIODeadline) {
-        self.limits = limits
         openedAt = now
         lastHeard = now
         lastPinged = now
-        frames = TokenBucket(perSecond: limits.framesPerSecond, burst: limits.frameBurst)
+        frames = TokenBucket(burst: limits.frameBurst)
     }
 
     // MARK: Frames from the client
@@ -89,8 +89,8 @@ struct Session {
 
     /// The per-connection frame budget: over it a frame gets a 429 reply; a client that keeps going after many
     /// refusals in a row is closed.
-    mutating func admit(at now: NIODeadline) -> Admission {
-        if frames.take(now: now) {
+    mutating func admit(at now: NIODeadline, limits: RealtimeLimits) -> Admission {
+        if frames.take(now: now, perSecond: limits.framesPerSecond, burst: limits.frameBurst) {
             refusedInARow = 0
             return .admit
         }
@@ -212,7 +212,7 @@ struct Session {
 
     // MARK: Clock and closing
 
-    mutating func tick(now: NIODeadline, nowMillis: Millis) -> TickAction {
+    mutating func tick(now: NIODeadline, nowMillis: Millis, limits: RealtimeLimits) -> TickAction {
         if phase == .closing {
             return closingDeadline.map { now >= $0 } == true ? .abort : .none
         }

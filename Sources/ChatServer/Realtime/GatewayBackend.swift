@@ -50,6 +50,10 @@ struct GatewayBackend: RealtimeBackend {
     func saveLastSeen(_ times: [UserID: Millis]) async throws {
         try await services.store.saveLastSeen(times)
     }
+
+    func releaseMemory() async {
+        services.store.releaseMemory()
+    }
 }
 
 extension CommandResult {
