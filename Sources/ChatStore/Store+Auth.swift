@@ -73,7 +73,7 @@ extension Store {
     public func isSessionActive(_ session: SessionID, user: UserID) async throws -> Bool {
         try await read { db in
             try Bool.fetchOne(
-                db, sql: "SELECT revoked_at IS NULL FROM sessions WHERE id = ? AND user_id = ?",
+                db.cachedStatement(sql: "SELECT revoked_at IS NULL FROM sessions WHERE id = ? AND user_id = ?"),
                 arguments: [session, user]) ?? false
         }
     }

@@ -18,8 +18,9 @@ extension Store {
             if cursor < prunedThrough || cursor > head {
                 return .resetRequired(head: head, oldestAvailable: prunedThrough)
             }
+            // Cached: preparing this statement costs more than running it, and every resuming socket runs it.
             let rows = try Row.fetchAll(
-                db,
+                db.cachedStatement(
                 sql: """
                     SELECT e.id, e.type, e.conversation_id, e.audience_user_id, e.created_at, e.data, \(Message.columns)
                     FROM (
@@ -33,7 +34,7 @@ extension Store {
                     JOIN events e ON e.id = page.id
                     LEFT JOIN messages m ON m.id = e.message_id
                     ORDER BY e.id
-                    """, arguments: [user, cursor, limit + 1])
+                    """), arguments: [user, cursor, limit + 1])
             var events = rows.map(Self.event(row:))
             let hasMore = events.count > limit
             if hasMore { events.removeLast() }
@@ -71,11 +72,12 @@ extension Store {
     }
 
     static func head(_ db: Database) throws -> EventCursor {
-        try EventCursor.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'events'") ?? 0
+        try EventCursor.fetchOne(
+            db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'events'")) ?? 0
     }
 
     static func prunedThrough(_ db: Database) throws -> EventCursor {
-        try EventCursor.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'events_pruned_through'") ?? 0
+        try EventCursor.fetchOne(db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'events_pruned_through'")) ?? 0
     }
 
     /// An event row (joined with its message, if any). Message events read their data from the message row,

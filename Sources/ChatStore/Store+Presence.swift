@@ -9,7 +9,7 @@ extension Store {
     public func memberships(of user: UserID) async throws -> (conversations: [ConversationID], head: EventCursor) {
         try await read { db in
             let conversations = try ConversationID.fetchAll(
-                db, sql: "SELECT conversation_id FROM members WHERE user_id = ?", arguments: [user])
+                db.cachedStatement(sql: "SELECT conversation_id FROM members WHERE user_id = ?"), arguments: [user])
             return (conversations, try Self.head(db))
         }
     }

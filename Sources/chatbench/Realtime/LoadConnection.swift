@@ -141,12 +141,14 @@ final class LoadConnection: ChannelInboundHandler, @unchecked Sendable {
                 let conversation = Self.integer(in: bytes, at: conversationAt + Self.conversationKey.count)
                 let seq = Self.integer(in: bytes, at: seqAt + Self.seqKey.count)
                 let sentAt = UInt64(Self.integer(in: bytes, at: timeAt + Self.timeKey.count))
-                let last = lastSeq[conversation] ?? 0
-                if seq <= last {
+                // A conversation's first message on this client only starts the count (the client may have joined
+                // at the head); after it, seqs must follow one by one.
+                let last = lastSeq[conversation]
+                if let last, seq <= last {
                     worker.duplicate()
                 } else {
                     lastSeq[conversation] = seq
-                    worker.received(sentAt: sentAt, gap: Int(seq - last - 1))
+                    worker.received(sentAt: sentAt, gap: last.map { Int(seq - $0 - 1) } ?? 0)
                 }
             } else if bytes.starts(with: Self.replyPrefix) {
                 // The id is "c<slot>_<send time>".
