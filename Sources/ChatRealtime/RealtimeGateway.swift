@@ -78,22 +78,27 @@ public final class RealtimeGateway: Sendable {
         await releaseMemoryAfterDisconnects()
     }
 
-    private let peakSinceTrim = Atomic<Int>(0)
+    /// Connections at the last trim, and at the previous housekeeping round.
+    private let countAtTrim = Atomic<Int>(0)
+    private let countLastRound = Atomic<Int>(0)
 
-    /// After a mass disconnect (a network blip, a load spike ending) the allocator keeps the freed pages of
-    /// thousands of connections; give them back to the system so RSS follows the load down.
+    /// After a surge of connections settles, or after a mass disconnect (a network blip, a load spike ending), the
+    /// allocator keeps the pages freed by all the short-lived work (handshakes, token checks, replays) or by the
+    /// connections that left; give them back to the system, so RSS follows the load. After a disconnect the store's
+    /// caches, grown with the load, are shrunk first.
     private func releaseMemoryAfterDisconnects() async {
         let current = openConnections
-        let peak = max(peakSinceTrim.load(ordering: .relaxed), current)
-        if peak - current >= 500, current <= peak / 2 {
+        let previous = countLastRound.exchange(current, ordering: .relaxed)
+        let atTrim = countAtTrim.load(ordering: .relaxed)
+        let settled = abs(current - previous) <= max(10, previous / 100)
+        guard settled, abs(current - atTrim) >= 500 else { return }
+        if current < atTrim / 2 {
             await backend.releaseMemory()
             // The store's caches are freed on its own queues; give them a moment before trimming the heap.
             try? await Task.sleep(for: .milliseconds(200))
-            _ = chatd_malloc_trim()
-            peakSinceTrim.store(current, ordering: .relaxed)
-        } else {
-            peakSinceTrim.store(peak, ordering: .relaxed)
         }
+        _ = chatd_malloc_trim()
+        countAtTrim.store(current, ordering: .relaxed)
     }
 
     /// Writes the last-seen times the hub recorded; on failure they wait for the next round.

@@ -138,9 +138,16 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// The frame decoder's errors get their close codes (a frame over the limit 1009, a malformed one 1002);
+    /// anything else closes the socket.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        gateway.logger.debug("websocket error", metadata: ["error": "\(error)"])
-        context.close(promise: nil)
+        switch error as? NIOWebSocketError {
+        case .invalidFrameLength: close(.tooLarge)
+        case .fragmentedControlFrame, .multiByteControlFrameLength: close(.protocolError)
+        default:
+            gateway.logger.debug("websocket error", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
     }
 
     // MARK: Frames from the client

@@ -12,6 +12,7 @@ struct CloseReason: Sendable, Equatable {
     static let normal = CloseReason(code: 1000, reason: "bye")
     /// The server is shutting down: reconnect (with backoff) and resume from your cursor.
     static let goingAway = CloseReason(code: 1001, reason: "server shutting down; resume from your cursor")
+    static let protocolError = CloseReason(code: 1002, reason: "WebSocket protocol error")
     static let binaryFrame = CloseReason(code: 1003, reason: "binary frames are not supported; send JSON text frames")
     static let tooLarge = CloseReason(code: 1009, reason: "frame too large")
     /// The first frame was not a valid `hello`.
@@ -26,7 +27,7 @@ struct CloseReason: Sendable, Equatable {
 
     /// Every code, for the protocol document's test.
     static let all: [CloseReason] = [
-        .normal, .goingAway, .binaryFrame, .tooLarge, .helloRequired, .unauthorized(""), .helloTimeout, .flood,
+        .normal, .goingAway, .protocolError, .binaryFrame, .tooLarge, .helloRequired, .unauthorized(""), .helloTimeout, .flood,
         .slowConsumer,
     ]
 }

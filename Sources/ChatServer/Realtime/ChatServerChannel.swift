@@ -37,7 +37,8 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
             let gateway = self.gateway
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: gateway.limits.maxFrameBytes,
-                enableAutomaticErrorHandling: true,
+                // The connection handler answers the decoder's errors itself: one handler less on every socket.
+                enableAutomaticErrorHandling: false,
                 shouldUpgrade: { channel, head in
                     let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
                     guard path == Self.path else {
