@@ -25,20 +25,34 @@ public final class RealtimeGateway: Sendable {
 
     // MARK: Admission
 
-    /// Counts a new socket from `ip`, or refuses it when that address has too many (checked before the upgrade).
-    public func admit(ip: String) -> Bool {
-        guard !shuttingDown.load(ordering: .relaxed) else { return false }
+    public enum Admission: Sendable {
+        case admitted
+        case tooManyFromAddress
+        case shuttingDown
+    }
+
+    /// Counts a new socket from `ip` (checked before the upgrade), or refuses it. An admitted socket is counted until
+    /// `release(ip:)`, which the caller ties to the channel's close, whether or not the upgrade completes.
+    public func admit(ip: String) -> Admission {
+        guard !shuttingDown.load(ordering: .relaxed) else { return .shuttingDown }
         return perIP.withLock { counts in
             let current = counts[ip, default: 0]
-            guard current < limits.maxConnectionsPerIP else { return false }
+            guard current < limits.maxConnectionsPerIP else { return .tooManyFromAddress }
             counts[ip] = current + 1
-            return true
+            return .admitted
+        }
+    }
+
+    public func release(ip: String) {
+        perIP.withLock { counts in
+            let left = counts[ip, default: 1] - 1
+            counts[ip] = left > 0 ? left : nil
         }
     }
 
     /// The handler of a socket admitted with `admit(ip:)`; the gateway forgets the socket when it closes.
-    public func makeHandler(ip: String, eventLoop: any EventLoop) -> some ChannelHandler {
-        WebSocketConnection(gateway: self, ip: ip, eventLoop: eventLoop)
+    public func makeHandler(eventLoop: any EventLoop) -> some ChannelHandler {
+        WebSocketConnection(gateway: self, eventLoop: eventLoop)
     }
 
     func opened(_ connection: WebSocketConnection) {
@@ -47,12 +61,8 @@ public final class RealtimeGateway: Sendable {
         if shuttingDown.load(ordering: .relaxed) { connection.close(.goingAway) }
     }
 
-    func closed(_ connection: WebSocketConnection, ip: String) {
+    func closed(_ connection: WebSocketConnection) {
         sweeper(for: connection.eventLoop).remove(connection)
-        perIP.withLock { counts in
-            let left = counts[ip, default: 1] - 1
-            counts[ip] = left > 0 ? left : nil
-        }
         open.add(-1, ordering: .relaxed)
     }
 

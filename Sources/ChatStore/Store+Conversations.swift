@@ -128,7 +128,9 @@ extension Store {
                 try log.append(
                     db, .memberAdded, conversationId: conversation,
                     storedData: ChatJSON.string(MemberData(userId: user, role: .member, by: actor)), at: now,
-                    membership: .joined([user]))
+                    // All newcomers join the hub's index with the first event, so each one gets every
+                    // newcomer's member.added live, as the sync log gives it to them.
+                    membership: .joined(newcomers))
             }
             try Self.touch(db, conversation: conversation, memberDelta: newcomers.count, at: now)
         }

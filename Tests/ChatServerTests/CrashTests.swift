@@ -160,7 +160,11 @@ final class Shared<Value: Sendable>: Sendable {
                 }
             }
             group.addTask {
-                while acked.withLock({ $0.count }) < 300 { try? await Task.sleep(for: .milliseconds(5)) }
+                // Killed after 300 acknowledgements (or after 30 s, should the senders fail: then the count below fails).
+                let deadline = ContinuousClock.now + .seconds(30)
+                while acked.withLock({ $0.count }) < 300, ContinuousClock.now < deadline {
+                    try? await Task.sleep(for: .milliseconds(5))
+                }
                 first.kill9()
             }
         }

@@ -235,6 +235,25 @@ extension API {
         }
     }
 
+    /// A cursor ahead of the server's log (a client that talked to a server restored from an older backup) is reset
+    /// to the head, and live events after the head arrive.
+    @Test func aCursorAheadOfTheLogIsResetToTheHead() async throws {
+        try await withServer { api in
+            let alice = try await api.register("alice")
+            let bob = try await api.register("bob")
+            let conversation = try await api.direct(alice, with: bob)
+            let head = try #require(try await api.call(.get, "/v1/sync", token: bob.token)["cursor"].int)
+            let (socket, _) = try await api.socket(bob, cursor: head + 1_000)
+            let reset = try await socket.next()
+            #expect(reset["type"].string == "reset_required", "\(reset)")
+            #expect(reset["cursor"].int == head)
+            #expect(try await socket.next()["cursor"].int == head)
+            let live = try await api.send(alice, conversation, "after the reset")
+            #expect(try await socket.next(type: "event")["event"]["cursor"].int == live["cursor"].int)
+            await socket.close()
+        }
+    }
+
     @Test func membershipChangesReachTheHubLive() async throws {
         try await withServer { api in
             let alice = try await api.register("alice")

@@ -16,7 +16,6 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
 
     let eventLoop: any EventLoop
     private let gateway: RealtimeGateway
-    private let ip: String
     private var context: ChannelHandlerContext?
     private var session: Session
     /// A fragmented text message being reassembled.
@@ -36,9 +35,8 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
         var ephemeral: Bool
     }
 
-    init(gateway: RealtimeGateway, ip: String, eventLoop: any EventLoop) {
+    init(gateway: RealtimeGateway, eventLoop: any EventLoop) {
         self.gateway = gateway
-        self.ip = ip
         self.eventLoop = eventLoop
         session = Session(limits: gateway.limits, now: .now())
     }
@@ -73,7 +71,7 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
             attached = false
             hub.detach(self, user: user, watching: watching)
         }
-        gateway.closed(self, ip: ip)
+        gateway.closed(self)
     }
 
     private var forgotten = false
@@ -103,7 +101,11 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
         case .binary:
             close(.binaryFrame)
         case .ping:
-            write(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData))
+            // Only the latest ping needs an answer (RFC 6455 5.5.3): a peer that pings without reading gets none
+            // queued.
+            if context.channel.isWritable, session.phase != .closing {
+                write(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData))
+            }
         case .pong:
             break
         case .connectionClose:
@@ -156,7 +158,10 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
         if session.phase != .awaitingHello, let user = session.identity?.userId {
             switch session.admit(at: .now(), limits: gateway.limits) {
             case .admit:
-                guard hub.allowFrame(user: user, now: .now()) else { return refuseFrame(buffer) }
+                if !hub.allowFrame(user: user, now: .now()) {
+                    if case .close(let reason) = session.refused(limits: gateway.limits) { return close(reason) }
+                    return refuseFrame(buffer)
+                }
             case .refuse:
                 return refuseFrame(buffer)
             case .close(let reason):
@@ -269,10 +274,12 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
             } else {
                 let user = identity.userId
                 later({ [backend] in try await backend.memberships(of: user) }) { connection, result in
+                    // A connection that closed meanwhile must not set the memberships of a newer hub entry.
+                    guard connection.attached, connection.session.phase == .syncing else { return }
                     switch result {
                     case .success(let memberships):
                         connection.hub.membershipLoaded(
-                            user: user, conversations: memberships.conversations, head: memberships.head)
+                            connection, user: user, conversations: memberships.conversations, head: memberships.head)
                         connection.startSync()
                     case .failure(let error):
                         connection.failed(error)
@@ -291,7 +298,7 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
                 switch result {
                 case .success(let head):
                     connection.session.advance(to: head)
-                    connection.finishSync()
+                    connection.finishOrReadAgain()
                 case .failure(let error):
                     connection.failed(error)
                 }
@@ -325,19 +332,30 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
             failed(error)
         case .success(.resetRequired(let head, let oldest)):
             send(ServerFrame.resetRequired(cursor: head, oldestAvailable: oldest))
-            session.advance(to: head)
-            finishSync()
+            session.reset(to: head)
+            finishOrReadAgain()
         case .success(.events(let events, let next, let hasMore)):
             for event in events where session.replayed(event.cursor) {
-                send(ServerFrame.event(event))
+                send(ByteBuffer(string: ServerFrame.event(event)), ephemeral: false, replay: true)
             }
             session.advance(to: next)
-            if hasMore || session.mustReadAgain {
+            if hasMore {
                 flushIfNeeded()
                 readPage()
             } else {
-                finishSync()
+                finishOrReadAgain()
             }
+        }
+    }
+
+    /// Goes live, unless live events were dropped from the held list meanwhile: those are committed, so one more
+    /// page from the store has them.
+    private func finishOrReadAgain() {
+        if session.mustReadAgain {
+            flushIfNeeded()
+            readPage()
+        } else {
+            finishSync()
         }
     }
 
@@ -345,7 +363,7 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
         let cursor = session.cursor
         let held = session.finishSync()
         send(ServerFrame.synced(cursor: cursor))
-        for frame in held { send(frame, ephemeral: false) }
+        for frame in held { send(frame, ephemeral: false, replay: true) }
         flushIfNeeded()
     }
 
@@ -366,7 +384,7 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
     /// The store failed a read the session cannot go on without: the client reconnects later.
     private func failed(_ error: ChatError) {
         gateway.logger.error("websocket session failed", metadata: ["error": "\(error)"])
-        close(CloseReason(code: 1011, reason: "server error; reconnect and resume"))
+        close(.serverError)
     }
 
     // MARK: Live delivery (called on the loop by the hub)
@@ -383,7 +401,7 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
                 case .skip, .held: continue
                 }
             } else {
-                guard connection.session.phase == .live else { continue }
+                guard connection.session.phase == .live || connection.session.phase == .syncing else { continue }
                 connection.send(delivery.frame, ephemeral: true)
             }
             if !wasPending && connection.needsFlush { written.append(connection) }
@@ -418,8 +436,9 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
 
     /// Writes a text frame now if the channel takes it, else queues it. Past the queue's limit, ephemeral frames
     /// go first; if durable ones still do not fit, the client is too slow and is closed (it resumes from its
-    /// cursor), so a stalled reader never holds more than the limit.
-    private func send(_ payload: ByteBuffer, ephemeral: Bool) {
+    /// cursor), so a stalled reader never holds more than the limit. Replayed frames are exempt: a replay is read
+    /// one page at a time and only while the socket drains, so it is bounded by the page.
+    private func send(_ payload: ByteBuffer, ephemeral: Bool, replay: Bool = false) {
         guard session.phase != .closing, let context else { return }
         let frame = WebSocketFrame(fin: true, opcode: .text, data: payload)
         if backlog == nil && context.channel.isWritable {
@@ -428,7 +447,7 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
         }
         var backlog = self.backlog ?? CircularBuffer(initialCapacity: 16)
         self.backlog = nil
-        if backlogBytes + payload.readableBytes > gateway.limits.maxOutboundBytes {
+        if !replay, backlogBytes + payload.readableBytes > gateway.limits.maxOutboundBytes {
             let before = backlog.count
             backlog.removeAll { $0.ephemeral }
             if backlog.count != before {

@@ -27,24 +27,29 @@ public final class Hub: EventPublisher {
 
     /// Registers an authenticated connection. The user's first connection makes them online.
     func attach(_ connection: WebSocketConnection, user: UserID) -> Attachment {
-        let (attachment, notices) = state.withLock { state -> (Attachment, [Delivery]) in
+        // Presence notices are handed to the loops inside the lock (`execute` only enqueues), so a user's
+        // offline and online reach each watcher in the order they happened.
+        state.withLock { state -> Attachment in
             if let entry = state.users[user] {
-                guard entry.connections.count < limits.maxConnectionsPerUser else { return (.tooManyConnections, []) }
+                guard entry.connections.count < limits.maxConnectionsPerUser else { return .tooManyConnections }
                 state.users[user]!.connections.append(connection)
-                return (.attached(membershipKnown: entry.conversations != nil), [])
+                return .attached(membershipKnown: entry.conversations != nil)
             }
             state.users[user] = UserEntry(connection: connection, limits: limits)
-            return (.attached(membershipKnown: false), state.presenceNotices(user: user, online: true, lastSeen: nil))
+            Self.dispatch(state.presenceNotices(user: user, online: true, lastSeen: nil))
+            return .attached(membershipKnown: false)
         }
-        Self.dispatch(notices)
-        return attachment
     }
 
     /// The user's conversations as of `head`. Membership changes the hub saw while they were loading are applied on
     /// top when they are newer than `head`. Only the first answer counts; later ones (from other devices) are ignored.
-    func membershipLoaded(user: UserID, conversations: [ConversationID], head: EventCursor) {
+    func membershipLoaded(
+        _ connection: WebSocketConnection, user: UserID, conversations: [ConversationID], head: EventCursor
+    ) {
         state.withLock { state in
-            guard let entry = state.users[user], entry.conversations == nil else { return }
+            guard let entry = state.users[user], entry.conversations == nil,
+                entry.connections.contains(where: { $0 === connection })
+            else { return }
             var known = Set(conversations)
             for change in entry.pendingChanges where change.cursor > head {
                 if change.joined { known.insert(change.conversation) } else { known.remove(change.conversation) }
@@ -58,16 +63,16 @@ public final class Hub: EventPublisher {
     /// Removes a connection (closed for any reason) and the presence subscriptions it held. The user's last
     /// connection makes them offline and records their `last_seen`.
     func detach(_ connection: WebSocketConnection, user: UserID, watching: [UserID]) {
-        let notices = state.withLock { state -> [Delivery] in
+        state.withLock { state in
             for target in watching {
                 state.watchers[target]?.removeAll { $0 === connection }
                 if state.watchers[target]?.isEmpty == true { state.watchers[target] = nil }
             }
-            guard var entry = state.users[user] else { return [] }
+            guard var entry = state.users[user] else { return }
             entry.connections.removeAll { $0 === connection }
             guard entry.connections.isEmpty else {
                 state.users[user] = entry
-                return []
+                return
             }
             state.users[user] = nil
             if state.users.isEmpty { state.releaseCapacity() }
@@ -77,11 +82,9 @@ public final class Hub: EventPublisher {
             }
             let now = Clock.nowMillis()
             state.lastSeenToSave[user] = now
-            var notices = state.presenceNotices(user: user, online: false, lastSeen: now)
-            notices += state.stopTyping(user: user, limits: limits)
-            return notices
+            Self.dispatch(state.presenceNotices(user: user, online: false, lastSeen: now))
+            Self.dispatch(state.stopTyping(user: user, limits: limits))
         }
-        Self.dispatch(notices)
     }
 
     /// Whether `user` may send another frame now (their frames over all their connections).
@@ -129,7 +132,10 @@ public final class Hub: EventPublisher {
     /// is not a member of the conversation.
     func typing(user: UserID, conversation: ConversationID, active: Bool, now: Millis) -> Bool {
         let (member, notices) = state.withLock { state -> (Bool, [Delivery]) in
-            guard state.users[user]?.conversations?.contains(conversation) == true else { return (false, []) }
+            guard let entry = state.users[user] else { return (false, []) }
+            // Memberships still loading (between welcome and synced): accepted, not forwarded yet.
+            guard let conversations = entry.conversations else { return (true, []) }
+            guard conversations.contains(conversation) else { return (false, []) }
             let key = TypingKey(conversation: conversation, user: user)
             if active {
                 if let current = state.typing[key], now - current.forwardedAt < Millis(limits.typingThrottleMillis) {

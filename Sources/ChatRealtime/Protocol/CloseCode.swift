@@ -15,6 +15,8 @@ struct CloseReason: Sendable, Equatable {
     static let protocolError = CloseReason(code: 1002, reason: "WebSocket protocol error")
     static let binaryFrame = CloseReason(code: 1003, reason: "binary frames are not supported; send JSON text frames")
     static let tooLarge = CloseReason(code: 1009, reason: "frame too large")
+    /// The server could not read what the session needs: reconnect later and resume.
+    static let serverError = CloseReason(code: 1011, reason: "server error; reconnect and resume")
     /// The first frame was not a valid `hello`.
     static let helloRequired = CloseReason(code: 4400, reason: "the first frame must be a hello")
     static func unauthorized(_ why: String) -> CloseReason { CloseReason(code: 4401, reason: why) }
@@ -27,7 +29,7 @@ struct CloseReason: Sendable, Equatable {
 
     /// Every code, for the protocol document's test.
     static let all: [CloseReason] = [
-        .normal, .goingAway, .protocolError, .binaryFrame, .tooLarge, .helloRequired, .unauthorized(""), .helloTimeout, .flood,
+        .normal, .goingAway, .protocolError, .binaryFrame, .tooLarge, .serverError, .helloRequired, .unauthorized(""), .helloTimeout, .flood,
         .slowConsumer,
     ]
 }

@@ -94,6 +94,11 @@ struct Session {
             refusedInARow = 0
             return .admit
         }
+        return refused(limits: limits)
+    }
+
+    /// A frame refused by this or by the user's budget: more than `frameBurst` in a row closes the session.
+    mutating func refused(limits: RealtimeLimits) -> Admission {
         refusedInARow += 1
         return refusedInARow > limits.frameBurst ? .close(.flood) : .refuse
     }
@@ -192,10 +197,15 @@ struct Session {
         return true
     }
 
-    /// The replay reached `head` (or the client starts from there). Returns whether the replay must read one more
-    /// page because held events were dropped.
+    /// The replay reached `head` (a page's end, or the head a client without a cursor starts from).
     mutating func advance(to head: EventCursor) {
         cursor = max(cursor, head)
+    }
+
+    /// The client's cursor is outside the retained log (older, or ahead of it): it continues from `head`, even when
+    /// that is below the cursor it claimed.
+    mutating func reset(to head: EventCursor) {
+        cursor = head
     }
 
     var mustReadAgain: Bool { heldDropped }

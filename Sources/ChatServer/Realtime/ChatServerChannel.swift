@@ -45,12 +45,19 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                         refusal.value = ChatError.notFound("WebSocket endpoint \(path); use \(Self.path)")
                         return channel.eventLoop.makeSucceededFuture(nil)
                     }
-                    guard gateway.admit(ip: channel.remoteAddress?.ipAddress ?? "unknown") else {
+                    let ip = channel.remoteAddress?.ipAddress ?? "unknown"
+                    switch gateway.admit(ip: ip) {
+                    case .admitted:
+                        // Counted until the socket closes, however far the upgrade gets.
+                        channel.closeFuture.whenComplete { _ in gateway.release(ip: ip) }
+                        return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
+                    case .tooManyFromAddress:
                         refusal.value = ChatError(
                             .rateLimited, "too many WebSocket connections from this address", retryAfter: 10)
-                        return channel.eventLoop.makeSucceededFuture(nil)
+                    case .shuttingDown:
+                        refusal.value = ChatError(.unavailable, "the server is shutting down; reconnect later")
                     }
-                    return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
+                    return channel.eventLoop.makeSucceededFuture(nil)
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
@@ -61,8 +68,7 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                         try channel.syncOptions?.setOption(
                             ChannelOptions.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
                         try channel.pipeline.syncOperations.addHandler(
-                            gateway.makeHandler(
-                                ip: channel.remoteAddress?.ipAddress ?? "unknown", eventLoop: channel.eventLoop))
+                            gateway.makeHandler(eventLoop: channel.eventLoop))
                         return .websocket
                     }
                 })

@@ -12,7 +12,7 @@ final class RawSocket: @unchecked Sendable {
     private let fd: Int32
     private var buffer: [UInt8] = []
 
-    struct Frame {
+    struct Frame: @unchecked Sendable {
         var opcode: UInt8
         var payload: [UInt8]
         var text: String { String(decoding: payload, as: UTF8.self) }
@@ -22,6 +22,8 @@ final class RawSocket: @unchecked Sendable {
             guard opcode == 0x8, payload.count >= 2 else { return nil }
             return UInt16(payload[0]) << 8 | UInt16(payload[1])
         }
+        /// The reason of a close frame.
+        var closeReason: String { String(decoding: payload.dropFirst(2), as: UTF8.self) }
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -98,14 +100,25 @@ final class RawSocket: @unchecked Sendable {
         return Frame(opcode: header[0] & 0x0F, payload: payload)
     }
 
-    /// Reads frames until the server's close frame and returns its code (nil if the TCP connection ended first).
-    func readUntilClose() throws -> (closeCode: UInt16?, frames: [Frame]) {
+    /// Reads frames until the server's close frame and returns its code and reason (nil if the TCP connection
+    /// ended first).
+    func readUntilClose() throws -> (closeCode: UInt16?, reason: String, frames: [Frame]) {
         var frames: [Frame] = []
         while let frame = try readFrame() {
-            if frame.opcode == 0x8 { return (frame.closeCode, frames) }
+            if frame.opcode == 0x8 { return (frame.closeCode, frame.closeReason, frames) }
             frames.append(frame)
         }
-        return (nil, frames)
+        return (nil, "", frames)
+    }
+
+    /// `readUntilClose` on a thread of its own: its blocking reads must not hold one of the few threads that run
+    /// Swift tasks (the server under test needs them).
+    func closed() async throws -> (closeCode: UInt16?, reason: String, frames: [Frame]) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try self.readUntilClose() })
+            }
+        }
     }
 
     private func write(_ bytes: [UInt8]) throws {
