@@ -52,21 +52,6 @@ public struct ChatConfig: Sendable, Equatable {
         public var messagesPerMinute = 600
     }
 
-    /// The WebSocket gateway (`/v1/ws`).
-    public struct Realtime: Sendable, Equatable {
-        public var heartbeatSeconds = 30
-        public var timeoutSeconds = 75
-        public var helloTimeoutSeconds = 10
-        public var reauthGraceSeconds = 60
-        public var maxFrameBytes = 64 * 1024
-        public var framesPerSecond = 20
-        public var frameBurst = 60
-        public var userFramesPerSecond = 50
-        public var maxConnectionsPerUser = 10
-        public var maxConnectionsPerIP = 1000
-        public var maxOutboundBytes = 256 * 1024
-    }
-
     public struct Events: Sendable, Equatable {
         public var retentionDays = 30
     }
@@ -81,7 +66,8 @@ public struct ChatConfig: Sendable, Equatable {
     public var otp = OTP()
     public var external = ExternalAuth()
     public var limits = Limits()
-    public var realtime = Realtime()
+    /// The WebSocket gateway (`/v1/ws`): its limits and timings, as the gateway takes them.
+    public var realtime = RealtimeLimits()
     public var events = Events()
     public var log = Log()
     /// True when no config file was given: loopback, plain HTTP, local data, OTP codes in the log.
@@ -89,19 +75,9 @@ public struct ChatConfig: Sendable, Equatable {
 
     public init() {}
 
+    /// The gateway's limits, with the message size it tells clients in `welcome`.
     var realtimeLimits: RealtimeLimits {
-        var limits = RealtimeLimits()
-        limits.heartbeatSeconds = realtime.heartbeatSeconds
-        limits.timeoutSeconds = realtime.timeoutSeconds
-        limits.helloTimeoutSeconds = realtime.helloTimeoutSeconds
-        limits.reauthGraceSeconds = realtime.reauthGraceSeconds
-        limits.maxFrameBytes = realtime.maxFrameBytes
-        limits.framesPerSecond = realtime.framesPerSecond
-        limits.frameBurst = realtime.frameBurst
-        limits.userFramesPerSecond = realtime.userFramesPerSecond
-        limits.maxConnectionsPerUser = realtime.maxConnectionsPerUser
-        limits.maxConnectionsPerIP = realtime.maxConnectionsPerIP
-        limits.maxOutboundBytes = realtime.maxOutboundBytes
+        var limits = realtime
         limits.maxMessageBytes = self.limits.maxMessageBytes
         return limits
     }
