@@ -67,11 +67,16 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
         forgotten = true
         _ = session.startClosing(now: .now())
         backlog = nil
-        if attached, let user = session.identity?.userId {
-            attached = false
-            hub.detach(self, user: user, watching: watching)
-        }
+        leaveHub()
         gateway.closed(self)
+    }
+
+    /// Takes this connection (and its presence subscriptions) out of the hub, once.
+    private func leaveHub() {
+        guard attached, let user = session.identity?.userId else { return }
+        attached = false
+        hub.detach(self, user: user, watching: watching)
+        watching = []
     }
 
     private var forgotten = false
@@ -502,11 +507,7 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
             .whenComplete { _ in channel.close(promise: nil) }
         needsFlush = false
-        if attached, let user = session.identity?.userId {
-            attached = false
-            hub.detach(self, user: user, watching: watching)
-            watching = []
-        }
+        leaveHub()
     }
 
     // MARK: Async work

@@ -80,11 +80,7 @@ struct DirectScenario: AsyncParsableCommand {
         // Deliveries still in flight after the last ack.
         for _ in 0..<20 where stats.received < stats.acked * 2 {
             try await Task.sleep(for: .milliseconds(250))
-            let more = try await pool.stats()
-            stats.received += more.received
-            stats.duplicates += more.duplicates
-            stats.gaps += more.gaps
-            stats.latencies.add(contentsOf: more.latencies)
+            stats.add(try await pool.stats())
         }
         let cpu = server.cpuMicroseconds - cpuBefore
         let workerCPU = pool.cpuMicroseconds - workersBefore

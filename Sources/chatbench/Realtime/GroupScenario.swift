@@ -78,12 +78,7 @@ struct GroupScenario: AsyncParsableCommand {
         let deadline = monotonicNow() + 10_000_000_000
         while stats.received < (expected ?? stats.acked) * members, monotonicNow() < deadline {
             try await Task.sleep(for: .milliseconds(100))
-            let more = try await pool.stats()
-            stats.received += more.received
-            stats.duplicates += more.duplicates
-            stats.gaps += more.gaps
-            stats.latencies.add(contentsOf: more.latencies)
-            for (sentAt, last) in more.lastDelivery { stats.lastDelivery[sentAt] = max(stats.lastDelivery[sentAt] ?? 0, last) }
+            stats.add(try await pool.stats())
         }
         if let expected { stats.acked = expected }
         return stats

@@ -65,14 +65,20 @@ struct IdleScenario: AsyncParsableCommand {
 
 /// Direct conversations between users 0–1, 2–3, …; returns conversation ids in pair order.
 func openPairs(_ store: Store, _ ids: [Int64]) async throws -> [Int64] {
-    var conversations = [Int64](repeating: 0, count: ids.count / 2)
+    try await openDirects(store, (0..<ids.count / 2).map { (ids[2 * $0], ids[2 * $0 + 1]) })
+}
+
+/// Opens the direct conversation of each pair through the store, 256 at a time; returns their ids in pair order.
+func openDirects(_ store: Store, _ pairs: [(Int64, Int64)]) async throws -> [Int64] {
+    var conversations = [Int64](repeating: 0, count: pairs.count)
     let chunk = 256
-    for start in stride(from: 0, to: conversations.count, by: chunk) {
+    for start in stride(from: 0, to: pairs.count, by: chunk) {
         try await withThrowingTaskGroup(of: (Int, Int64).self) { group in
-            for pair in start..<min(conversations.count, start + chunk) {
-                group.addTask { (pair, try await store.openDirect(user: ids[2 * pair], peer: ids[2 * pair + 1]).0.id) }
+            for index in start..<min(pairs.count, start + chunk) {
+                let (user, peer) = pairs[index]
+                group.addTask { (index, try await store.openDirect(user: user, peer: peer).0.id) }
             }
-            for try await (pair, id) in group { conversations[pair] = id }
+            for try await (index, id) in group { conversations[index] = id }
         }
     }
     return conversations

@@ -23,7 +23,6 @@ final class LoadConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Last seq seen per conversation (messages arrive in seq order per conversation).
     private var lastSeq: [Int64: Int64] = [:]
     var synced = false
-    var sent = 0
 
     /// A connection to the raw ceiling: no handshake, frames from the first byte.
     let isRaw: Bool
@@ -205,7 +204,6 @@ final class LoadConnection: ChannelInboundHandler, @unchecked Sendable {
         guard let channel, synced, !conversations.isEmpty else { return }
         let conversation = conversations[nextConversation % conversations.count]
         nextConversation += 1
-        sent += 1
         var text = "t=\(time);"
         text += String(repeating: "x", count: max(0, 100 - text.utf8.count))
         let frame =

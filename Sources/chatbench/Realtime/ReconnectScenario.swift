@@ -82,19 +82,7 @@ struct ReconnectScenario: AsyncParsableCommand {
 
 /// Direct conversations of client i with sender i % senders; returns them in client order.
 func openWithSenders(_ store: Store, senders: [Int64], clients: [Int64]) async throws -> [Int64] {
-    var conversations = [Int64](repeating: 0, count: clients.count)
-    let chunk = 256
-    for start in stride(from: 0, to: clients.count, by: chunk) {
-        try await withThrowingTaskGroup(of: (Int, Int64).self) { group in
-            for index in start..<min(clients.count, start + chunk) {
-                group.addTask {
-                    (index, try await store.openDirect(user: senders[index % senders.count], peer: clients[index]).0.id)
-                }
-            }
-            for try await (index, id) in group { conversations[index] = id }
-        }
-    }
-    return conversations
+    try await openDirects(store, clients.indices.map { (senders[$0 % senders.count], clients[$0]) })
 }
 
 extension URL {

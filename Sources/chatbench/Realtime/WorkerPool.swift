@@ -83,6 +83,18 @@ struct LoadStats {
         }
     }
 
+    /// Adds the counters of a later `stats` call (deliveries that were still in flight).
+    mutating func add(_ other: LoadStats) {
+        received += other.received
+        duplicates += other.duplicates
+        gaps += other.gaps
+        acked += other.acked
+        failedSends += other.failedSends
+        latencies.add(contentsOf: other.latencies)
+        ackLatencies.add(contentsOf: other.ackLatencies)
+        for (sentAt, last) in other.lastDelivery { lastDelivery[sentAt] = max(lastDelivery[sentAt] ?? 0, last) }
+    }
+
     /// Per message, milliseconds from its send until its last recipient had it.
     var completionMillis: Latencies {
         var out = Latencies()
