@@ -33,6 +33,12 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            // NIO keeps each socket's last receive buffer for the next read, at the size its allocator asked for:
+            // start small (an idle WebSocket keeps 256 bytes, not NIO's default 2 KiB), double for a client that
+            // fills it.
+            try channel.syncOptions?.setOption(
+                ChannelOptions.recvAllocator,
+                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
             let refusal = NIOLoopBoundBox<ChatError?>(nil, eventLoop: channel.eventLoop)
             let gateway = self.gateway
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
@@ -61,10 +67,6 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
-                        // Idle sockets are the common case: start small, grow only for a client that sends a lot.
-                        try channel.syncOptions?.setOption(
-                            ChannelOptions.recvAllocator,
-                            value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
                         try channel.syncOptions?.setOption(
                             ChannelOptions.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
                         try channel.pipeline.syncOperations.addHandler(

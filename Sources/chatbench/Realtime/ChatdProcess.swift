@@ -102,9 +102,13 @@ final class ChatdProcess: @unchecked Sendable {
     }
 
     /// Resident memory in KiB (VmRSS).
-    var rssKB: Int {
+    var rssKB: Int { memoryKB("VmRSS") }
+
+    /// One memory figure of /proc/PID/status in KiB: `VmRSS`, or its parts `RssAnon` (heap, stacks) and `RssFile`
+    /// (the binary's and libraries' pages touched so far).
+    func memoryKB(_ field: String) -> Int {
         let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 

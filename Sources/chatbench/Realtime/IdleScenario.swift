@@ -24,6 +24,7 @@ struct IdleScenario: AsyncParsableCommand {
         try await server.start()
         try await Task.sleep(for: .seconds(2))
         let baseline = server.rssKB
+        let baselineParts = (anon: server.memoryKB("RssAnon"), file: server.memoryKB("RssFile"))
         print("chatd started on port \(server.port); baseline RSS \(baseline / 1024) MB")
 
         let pool = try WorkerPool(
@@ -38,6 +39,9 @@ struct IdleScenario: AsyncParsableCommand {
         let loaded = server.rssKB
         let perConnection = Double(loaded - baseline) / Double(max(connected, 1))
         print("RSS with \(connected) connections: \(loaded / 1024) MB, \(rounded(perConnection, 2)) KB per connection")
+        let anonGrowth = server.memoryKB("RssAnon") - baselineParts.anon
+        let fileGrowth = server.memoryKB("RssFile") - baselineParts.file
+        print("  of which heap and stacks \(anonGrowth / 1024) MB, code and libraries paged in \(fileGrowth / 1024) MB")
 
         // Every client sends one message while everyone is connected (2,000/s in all): each reaches both members
         // of its conversation once.
