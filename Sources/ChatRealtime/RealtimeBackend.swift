@@ -47,8 +47,12 @@ public protocol RealtimeBackend: Sendable {
     func headCursor() async throws -> EventCursor
     /// A page of the user's events after `cursor` (the same as `GET /v1/sync`).
     func events(for user: UserID, after cursor: EventCursor, limit: Int) async throws -> SyncPage
-    /// Performs a command as `user`. Returns only after a change is durable.
-    func perform(_ command: ClientCommand, as user: UserID) async throws -> CommandResult
+    /// Performs a command as `user` and calls `completion`, from any thread, once the change is durable or refused.
+    /// Not `async`: a send — the hottest path — is answered straight from the store's writer, with no Task per
+    /// message; `completion` only hands the result to the socket's event loop.
+    func perform(
+        _ command: ClientCommand, as user: UserID,
+        completion: @escaping @Sendable (Result<CommandResult, any Error>) -> Void)
     /// Of `users`, those whose presence `viewer` may see, with their stored last-seen time.
     func presenceVisible(_ users: [UserID], viewer: UserID) async throws -> [(UserID, Millis?)]
     /// Stores users' last-seen times (batched by the hub).

@@ -4,14 +4,14 @@ import NIOCore
 import CChatd
 import Synchronization
 
-/// The realtime gateway: the hub, the backend the sessions call, the per-event-loop sweepers and the connection
+/// The realtime gateway: the hub, the backend the sessions call, the connections of each event loop and the connection
 /// counts. `ChatServer` creates one, installs `makeHandler` on every upgraded socket and runs `run` as a service.
 public final class RealtimeGateway: Sendable {
     public let hub: Hub
     public let limits: RealtimeLimits
     let backend: any RealtimeBackend
     let logger: Logger
-    private let sweepers = Mutex<[ObjectIdentifier: ConnectionSweeper]>([:])
+    private let loops = Mutex<[ObjectIdentifier: EventLoopConnections]>([:])
     private let perIP = Mutex<[String: Int]>([:])
     private let open = Atomic<Int>(0)
     private let shuttingDown = Atomic<Bool>(false)
@@ -57,25 +57,26 @@ public final class RealtimeGateway: Sendable {
 
     func opened(_ connection: WebSocketConnection) {
         open.add(1, ordering: .relaxed)
-        sweeper(for: connection.eventLoop).add(connection)
+        connection.loop.add(connection)
         if shuttingDown.load(ordering: .relaxed) { connection.close(.goingAway) }
     }
 
     func closed(_ connection: WebSocketConnection) {
-        sweeper(for: connection.eventLoop).remove(connection)
+        connection.loop.remove(connection)
         open.add(-1, ordering: .relaxed)
     }
 
     /// Open WebSocket connections, authenticated or not.
     public var openConnections: Int { open.load(ordering: .relaxed) }
 
-    private func sweeper(for loop: any EventLoop) -> ConnectionSweeper {
-        sweepers.withLock { sweepers in
+    /// The connections of `loop`, created the first time a socket lands on it.
+    func connections(on loop: any EventLoop) -> EventLoopConnections {
+        loops.withLock { loops in
             let key = ObjectIdentifier(loop)
-            if let sweeper = sweepers[key] { return sweeper }
-            let sweeper = ConnectionSweeper(eventLoop: loop)
-            sweepers[key] = sweeper
-            return sweeper
+            if let connections = loops[key] { return connections }
+            let connections = EventLoopConnections(eventLoop: loop)
+            loops[key] = connections
+            return connections
         }
     }
 
@@ -127,8 +128,8 @@ public final class RealtimeGateway: Sendable {
     /// waits up to `timeout` for them to go.
     public func closeAll(timeout: Duration = .seconds(5)) async {
         shuttingDown.store(true, ordering: .relaxed)
-        for sweeper in sweepers.withLock({ Array($0.values) }) {
-            sweeper.closeAll(.goingAway)
+        for connections in loops.withLock({ Array($0.values) }) {
+            connections.closeAll(.goingAway)
         }
         let deadline = ContinuousClock.now + timeout
         while openConnections > 0, ContinuousClock.now < deadline {

@@ -36,10 +36,29 @@ struct MessageService: Sendable {
     func send(sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq?)
         async throws -> SendResponse
     {
-        try sendLimiter.enforce("user:\(sender)", what: "messages")
-        let result = try await store.sendMessage(
-            sender: sender, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo)
-        return SendResponse(message: result.message, cursor: result.cursor, duplicate: result.duplicate)
+        try await withCheckedThrowingContinuation { continuation in
+            send(sender: sender, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo) {
+                continuation.resume(with: $0)
+            }
+        }
+    }
+
+    /// The same send, answered by calling `completion` from the store's writer queue: the WebSocket path, which
+    /// hands the answer straight to the socket's event loop without a Task per message.
+    func send(
+        sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq?,
+        completion: @escaping @Sendable (Result<SendResponse, any Error>) -> Void
+    ) {
+        do {
+            try sendLimiter.enforce("user:\(sender)", what: "messages")
+        } catch {
+            return completion(.failure(error))
+        }
+        store.sendMessage(
+            sender: sender, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo
+        ) { result in
+            completion(result.map { SendResponse(message: $0.message, cursor: $0.cursor, duplicate: $0.duplicate) })
+        }
     }
 
     func edit(conversation: ConversationID, seq: Seq, text: String, editor: UserID) async throws -> MessageResponse {

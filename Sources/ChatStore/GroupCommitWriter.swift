@@ -16,9 +16,12 @@ import Synchronization
 /// - Events appended by a batch's writes are handed to the `EventPublisher` after the commit, in cursor order, and
 ///   before any caller of the batch is answered: when a write returns, its events have been published.
 /// - Batches run one at a time on one dispatch queue, so the event table's rowid (the cursor) grows in commit order.
+/// - Publishing and answering happen on a second serial queue, in commit order, so the writer starts the next batch
+///   while the last one's events fan out and its callers are answered.
 final class GroupCommitWriter: Sendable {
     private let pool: DatabasePool
     private let queue = DispatchQueue(label: "chatd.store.writer", qos: .userInitiated)
+    private let answers = DispatchQueue(label: "chatd.store.answers", qos: .userInitiated)
     private let state = Mutex(State())
     private let publisher: Mutex<(any EventPublisher)?>
     /// Upper bound of writes in one transaction, so one huge burst still commits in bounded steps.
@@ -49,24 +52,34 @@ final class GroupCommitWriter: Sendable {
     /// Runs `work` inside the next group-committed transaction and returns its result once it is durable.
     func write<T: Sendable>(_ work: @escaping @Sendable (Database, EventLog) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let pending = PendingWrite { db, log in
-                do {
-                    let value = try work(db, log)
-                    return .success { continuation.resume(returning: value) }
-                } catch {
-                    return .failure(error) { continuation.resume(throwing: $0) }
-                }
-            } fail: { error in
-                continuation.resume(throwing: error)
-            }
-            let startDrain = state.withLock { state in
-                state.pending.append(pending)
-                if state.draining { return false }
-                state.draining = true
-                return true
-            }
-            if startDrain { queue.async { self.drain() } }
+            submit(work) { continuation.resume(with: $0) }
         }
+    }
+
+    /// Runs `work` inside the next group-committed transaction and calls `completion` on the writer's queue once it
+    /// is durable (or failed). For hot paths whose caller is not a Task (a WebSocket send answered on its event
+    /// loop): no Task is created or resumed. `completion` must only hand the result on, never block.
+    func submit<T: Sendable>(
+        _ work: @escaping @Sendable (Database, EventLog) throws -> T,
+        completion: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) {
+        let pending = PendingWrite { db, log in
+            do {
+                let value = try work(db, log)
+                return .success { completion(.success(value)) }
+            } catch {
+                return .failure(error) { completion(.failure($0)) }
+            }
+        } fail: { error in
+            completion(.failure(error))
+        }
+        let startDrain = state.withLock { state in
+            state.pending.append(pending)
+            if state.draining { return false }
+            state.draining = true
+            return true
+        }
+        if startDrain { queue.async { self.drain() } }
     }
 
     private func drain() {
@@ -124,20 +137,22 @@ final class GroupCommitWriter: Sendable {
                     }
                 }
             } catch {
-                for write in remaining { write.fail(error) }
+                let failed = remaining
+                answers.async { for write in failed { write.fail(error) } }
                 return
             }
             if let poisoned {
-                poisoned.outcome.deliver()
+                answers.async { poisoned.outcome.deliver() }
                 remaining.remove(at: poisoned.index)
                 continue
             }
             committedTransactions.add(1, ordering: .relaxed)
             committedWrites.add(remaining.count, ordering: .relaxed)
-            if !events.isEmpty, let publisher = publisher.withLock({ $0 }) {
-                publisher.publish(events)
+            let publisher = events.isEmpty ? nil : publisher.withLock { $0 }
+            answers.async { [events, outcomes] in
+                publisher?.publish(events)
+                for outcome in outcomes { outcome.deliver() }
             }
-            for outcome in outcomes { outcome.deliver() }
             return
         }
     }
@@ -174,9 +189,9 @@ public final class EventLog {
 /// One queued write, type-erased. `run` executes on the writer queue inside the batch transaction and returns how to answer
 /// the caller; the answer is delivered only after the commit.
 private struct PendingWrite: Sendable {
-    enum Outcome {
-        case success(() -> Void)
-        case failure(any Error, (any Error) -> Void)
+    enum Outcome: Sendable {
+        case success(@Sendable () -> Void)
+        case failure(any Error, @Sendable (any Error) -> Void)
 
         func deliver() {
             switch self {
@@ -189,3 +204,4 @@ private struct PendingWrite: Sendable {
     let run: @Sendable (Database, EventLog) -> Outcome
     let fail: @Sendable (any Error) -> Void
 }
+

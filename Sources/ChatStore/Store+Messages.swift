@@ -22,10 +22,30 @@ extension Store {
     public func sendMessage(
         sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq? = nil
     ) async throws -> SendResult {
-        let text = try Validate.messageText(text, maxBytes: limits.maxMessageBytes)
-        let clientId = try Validate.clientID(clientId)
-        if let replyTo { _ = try Validate.positive(replyTo, field: "reply_to") }
-        return try await write { db, log in
+        try await withCheckedThrowingContinuation { continuation in
+            sendMessage(
+                sender: sender, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo
+            ) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// The same send, answered by calling `completion` on the writer's queue once durable (or refused) instead of
+    /// resuming a Task: the WebSocket gateway's hot path, which hands the answer straight to an event loop.
+    public func sendMessage(
+        sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq?,
+        completion: @escaping @Sendable (Result<SendResult, any Error>) -> Void
+    ) {
+        let validated: (text: String, clientId: String)
+        do {
+            validated = (
+                try Validate.messageText(text, maxBytes: limits.maxMessageBytes), try Validate.clientID(clientId)
+            )
+            if let replyTo { _ = try Validate.positive(replyTo, field: "reply_to") }
+        } catch {
+            return completion(.failure(error))
+        }
+        let (text, clientId) = validated
+        writer.submit({ db, log in
             if let original = try Self.message(db, sender: sender, clientId: clientId) {
                 guard original.conversationId == conversation else {
                     throw ChatError(.conflict, "client_id '\(clientId)' was already used in another conversation")
@@ -83,7 +103,7 @@ extension Store {
                     """
             ).execute(arguments: [seq, seq, conversation, sender])
             return SendResult(message: message, cursor: event.cursor, duplicate: false)
-        }
+        }, completion: completion)
     }
 
     /// A page of history. With `after`: the messages following that seq; with `before`: those preceding it;

@@ -8,13 +8,15 @@ import NIOWebSocket
 /// Work that must wait (token checks, store reads and writes) runs on the shared services and comes back to this
 /// handler on its event loop (`eventLoop.execute`); nothing waits per connection.
 final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
-    // @unchecked: every mutable property is touched only on `eventLoop`: NIO calls the handler there, the hub and
-    // the sweeper reach it with `eventLoop.execute`, and async answers come back the same way. Other threads read
-    // only the immutable `eventLoop`.
+    // @unchecked: every mutable property is touched only on `eventLoop`: NIO calls the handler there, the hub
+    // reaches it with `eventLoop.execute`, `loop` runs there, and async answers come back the same way. Other threads
+    // read only the immutable `eventLoop` and `loop`.
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
     let eventLoop: any EventLoop
+    /// The other connections of `eventLoop`: the sweeper's timer and the per-tick flush.
+    let loop: EventLoopConnections
     private let gateway: RealtimeGateway
     private var context: ChannelHandlerContext?
     private var session: Session
@@ -38,6 +40,7 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
     init(gateway: RealtimeGateway, eventLoop: any EventLoop) {
         self.gateway = gateway
         self.eventLoop = eventLoop
+        loop = gateway.connections(on: eventLoop)
         session = Session(limits: gateway.limits, now: .now())
     }
 
@@ -120,14 +123,9 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        flushIfNeeded()
-    }
-
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         guard context.channel.isWritable else { return }
         drainBacklog()
-        flushIfNeeded()
         if pageWaitsForWritability {
             pageWaitsForWritability = false
             readPage()
@@ -206,10 +204,15 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
             }
         case .perform(let command, let id):
             guard let user = session.identity?.userId else { return }
-            later({ [backend] in try await backend.perform(command, as: user) }) { connection, result in
-                switch result {
-                case .success(let answer): connection.send(ServerFrame.reply(id: id, status: answer.status, result: answer.json))
-                case .failure(let error): connection.send(ServerFrame.reply(id: id, error: error))
+            let connection = self
+            backend.perform(command, as: user) { result in
+                connection.answer(result) { connection, result in
+                    switch result {
+                    case .success(let answer):
+                        connection.send(ServerFrame.reply(id: id, status: answer.status, result: answer.json))
+                    case .failure(let error):
+                        connection.send(ServerFrame.reply(id: id, error: error))
+                    }
                 }
             }
         case .typing(let conversation, let active, let id):
@@ -239,7 +242,6 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
             watching.removeAll { users.contains($0) }
             send(ServerFrame.reply(id: id, status: 200, result: "{}"))
         }
-        flushIfNeeded()
     }
 
     // MARK: Hello, membership, replay
@@ -273,7 +275,6 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
                 ServerFrame.welcome(
                     id: id, identity: identity, sessionId: String(UInt64.random(in: 1...UInt64.max), radix: 36),
                     cursor: resumeFrom, limits: gateway.limits))
-            flushIfNeeded()
             if membershipKnown {
                 startSync()
             } else {
@@ -345,7 +346,6 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
             }
             session.advance(to: next)
             if hasMore {
-                flushIfNeeded()
                 readPage()
             } else {
                 finishOrReadAgain()
@@ -357,7 +357,6 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
     /// page from the store has them.
     private func finishOrReadAgain() {
         if session.mustReadAgain {
-            flushIfNeeded()
             readPage()
         } else {
             finishSync()
@@ -369,7 +368,6 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
         let held = session.finishSync()
         send(ServerFrame.synced(cursor: cursor))
         for frame in held { send(frame, ephemeral: false, replay: true) }
-        flushIfNeeded()
     }
 
     private func reauthenticated(_ result: Result<SessionIdentity, ChatError>, id: FrameID?) {
@@ -383,7 +381,6 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
         case .failure(let error):
             send(ServerFrame.reply(id: id, error: error))
         }
-        flushIfNeeded()
     }
 
     /// The store failed a read the session cannot go on without: the client reconnects later.
@@ -394,12 +391,10 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
 
     // MARK: Live delivery (called on the loop by the hub)
 
-    /// Writes a batch of the hub's deliveries, then flushes each connection written to once.
+    /// Writes a batch of the hub's deliveries; each connection written to is flushed once, after the loop's tick.
     static func deliver(_ batch: [Hub.Delivery]) {
-        var written: [WebSocketConnection] = []
         for delivery in batch {
             let connection = delivery.connection
-            let wasPending = connection.needsFlush
             if let cursor = delivery.cursor {
                 switch connection.session.live(cursor: cursor, frame: delivery.frame) {
                 case .write: connection.send(delivery.frame, ephemeral: false)
@@ -409,9 +404,7 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
                 guard connection.session.phase == .live || connection.session.phase == .syncing else { continue }
                 connection.send(delivery.frame, ephemeral: true)
             }
-            if !wasPending && connection.needsFlush { written.append(connection) }
         }
-        for connection in written { connection.flushIfNeeded() }
     }
 
     // MARK: Clock
@@ -422,10 +415,8 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
             break
         case .ping:
             write(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer()))
-            flushIfNeeded()
         case .askForToken:
             send(ServerFrame.reauthenticate(graceSeconds: gateway.limits.reauthGraceSeconds))
-            flushIfNeeded()
         case .close(let reason):
             close(reason)
         case .abort:
@@ -485,17 +476,21 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
     private func write(_ frame: WebSocketFrame) {
         guard let context else { return }
         context.write(wrapOutboundOut(frame), promise: nil)
-        needsFlush = true
+        if !needsFlush {
+            needsFlush = true
+            loop.flushSoon(self)
+        }
     }
 
-    private func flushIfNeeded() {
+    /// Called by `loop` once per tick for a connection written to.
+    func flush() {
         guard needsFlush, let context else { return }
         needsFlush = false
         context.flush()
     }
 
     /// Sends a close frame and closes the socket once it is out (or after a few seconds if the client does not
-    /// read it; the sweeper sees to that).
+    /// read it; the loop's sweep sees to that).
     func close(_ reason: CloseReason) {
         guard let context, session.startClosing(now: .now()) else { return }
         backlog = nil
@@ -519,22 +514,32 @@ final class WebSocketConnection: ChannelInboundHandler, @unchecked Sendable {
         then: @escaping @Sendable (WebSocketConnection, Result<T, ChatError>) -> Void
     ) {
         let connection = self
-        let logger = gateway.logger
         Task {
-            let result: Result<T, ChatError>
+            let result: Result<T, any Error>
             do {
                 result = .success(try await work())
-            } catch let error as ChatError {
-                result = .failure(error)
             } catch {
-                logger.error("realtime backend failed", metadata: ["error": "\(error)"])
-                result = .failure(ChatError(.internalError, "internal error"))
+                result = .failure(error)
             }
-            connection.eventLoop.execute {
-                guard !connection.forgotten else { return }
-                then(connection, result)
-                connection.flushIfNeeded()
-            }
+            connection.answer(result, then: then)
+        }
+    }
+
+    /// Hands the result of async work back to this connection on its event loop, if it is still open then. Called
+    /// from any thread. A `ChatError` goes to the client as it is; anything else is logged and becomes a 500.
+    private func answer<T: Sendable>(
+        _ result: Result<T, any Error>,
+        then: @escaping @Sendable (WebSocketConnection, Result<T, ChatError>) -> Void
+    ) {
+        let answer = result.mapError { error -> ChatError in
+            if let error = error as? ChatError { return error }
+            gateway.logger.error("realtime backend failed", metadata: ["error": "\(error)"])
+            return ChatError(.internalError, "internal error")
+        }
+        let connection = self
+        eventLoop.execute {
+            guard !connection.forgotten else { return }
+            then(connection, answer)
         }
     }
 }

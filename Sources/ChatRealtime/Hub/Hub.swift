@@ -152,7 +152,7 @@ public final class Hub: EventPublisher {
         return member
     }
 
-    /// Ends typing that was not refreshed in time. Called by the sweeper about once a second.
+    /// Ends typing that was not refreshed in time. Called by the gateway's housekeeping about once a second.
     func sweepTyping(now: Millis) {
         let notices = state.withLock { state -> [Delivery] in
             let expired = state.typing.filter { $0.value.expiresAt <= now }.map(\.key)

@@ -23,23 +23,48 @@ struct GatewayBackend: RealtimeBackend {
         try await services.store.sync(user: user, after: cursor, limit: limit)
     }
 
-    func perform(_ command: ClientCommand, as user: UserID) async throws -> CommandResult {
+    func perform(
+        _ command: ClientCommand, as user: UserID,
+        completion: @escaping @Sendable (Result<CommandResult, any Error>) -> Void
+    ) {
         let messages = services.messages
         switch command {
         case .send(let conversation, let clientId, let text, let replyTo):
-            let result = try await messages.send(
-                sender: user, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo)
-            return CommandResult(status: result.duplicate ? 200 : 201, json: result.json)
+            messages.send(
+                sender: user, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo
+            ) { result in
+                completion(result.map { CommandResult(status: $0.duplicate ? 200 : 201, json: $0.json) })
+            }
         case .edit(let conversation, let seq, let text):
-            return .ok(try await messages.edit(conversation: conversation, seq: seq, text: text, editor: user))
+            answer(completion) { .ok(try await messages.edit(conversation: conversation, seq: seq, text: text, editor: user)) }
         case .delete(let conversation, let seq):
-            return .ok(try await messages.delete(conversation: conversation, seq: seq, actor: user))
+            answer(completion) { .ok(try await messages.delete(conversation: conversation, seq: seq, actor: user)) }
         case .react(let conversation, let seq, let emoji, let remove):
-            return .ok(try await messages.react(emoji, add: !remove, conversation: conversation, seq: seq, user: user))
+            answer(completion) {
+                .ok(try await messages.react(emoji, add: !remove, conversation: conversation, seq: seq, user: user))
+            }
         case .markRead(let conversation, let seq):
-            return .ok(try await messages.markReceipt(.read, upTo: seq, conversation: conversation, user: user))
+            answer(completion) {
+                .ok(try await messages.markReceipt(.read, upTo: seq, conversation: conversation, user: user))
+            }
         case .markDelivered(let conversation, let seq):
-            return .ok(try await messages.markReceipt(.delivered, upTo: seq, conversation: conversation, user: user))
+            answer(completion) {
+                .ok(try await messages.markReceipt(.delivered, upTo: seq, conversation: conversation, user: user))
+            }
+        }
+    }
+
+    /// Runs a command that has no completion-based path in a Task and hands its result to `completion`.
+    private func answer(
+        _ completion: @escaping @Sendable (Result<CommandResult, any Error>) -> Void,
+        _ work: @escaping @Sendable () async throws -> CommandResult
+    ) {
+        Task {
+            do {
+                completion(.success(try await work()))
+            } catch {
+                completion(.failure(error))
+            }
         }
     }
 
