@@ -16,12 +16,9 @@ import Synchronization
 /// - Events appended by a batch's writes are handed to the `EventPublisher` after the commit, in cursor order, and
 ///   before any caller of the batch is answered: when a write returns, its events have been published.
 /// - Batches run one at a time on one dispatch queue, so the event table's rowid (the cursor) grows in commit order.
-/// - Publishing and answering happen on a second serial queue, in commit order, so the writer starts the next batch
-///   while the last one's events fan out and its callers are answered.
 final class GroupCommitWriter: Sendable {
     private let pool: DatabasePool
     private let queue = DispatchQueue(label: "chatd.store.writer", qos: .userInitiated)
-    private let answers = DispatchQueue(label: "chatd.store.answers", qos: .userInitiated)
     private let state = Mutex(State())
     private let publisher: Mutex<(any EventPublisher)?>
     /// Upper bound of writes in one transaction, so one huge burst still commits in bounded steps.
@@ -137,22 +134,20 @@ final class GroupCommitWriter: Sendable {
                     }
                 }
             } catch {
-                let failed = remaining
-                answers.async { for write in failed { write.fail(error) } }
+                for write in remaining { write.fail(error) }
                 return
             }
             if let poisoned {
-                answers.async { poisoned.outcome.deliver() }
+                poisoned.outcome.deliver()
                 remaining.remove(at: poisoned.index)
                 continue
             }
             committedTransactions.add(1, ordering: .relaxed)
             committedWrites.add(remaining.count, ordering: .relaxed)
-            let publisher = events.isEmpty ? nil : publisher.withLock { $0 }
-            answers.async { [events, outcomes] in
-                publisher?.publish(events)
-                for outcome in outcomes { outcome.deliver() }
+            if !events.isEmpty, let publisher = publisher.withLock({ $0 }) {
+                publisher.publish(events)
             }
+            for outcome in outcomes { outcome.deliver() }
             return
         }
     }
@@ -189,9 +184,9 @@ public final class EventLog {
 /// One queued write, type-erased. `run` executes on the writer queue inside the batch transaction and returns how to answer
 /// the caller; the answer is delivered only after the commit.
 private struct PendingWrite: Sendable {
-    enum Outcome: Sendable {
-        case success(@Sendable () -> Void)
-        case failure(any Error, @Sendable (any Error) -> Void)
+    enum Outcome {
+        case success(() -> Void)
+        case failure(any Error, (any Error) -> Void)
 
         func deliver() {
             switch self {
