@@ -7,7 +7,10 @@ import GRDB
 /// `chatbench store`: concurrent senders through the real store (`Store.sendMessage`: message row, event row, search
 /// index, counters, one group-committed transaction per batch, `synchronous=FULL`), against the disk's ceiling
 /// measured in the same run (plain inserts of rows of the same size, 100 per transaction, same pragmas), and history
-/// page reads on a conversation of `--history-messages` messages.
+/// page reads on a conversation of `--history-messages` messages. Between the two it measures the **floor**: the
+/// contract's message row alone (its two unique indexes, nothing else a send does), one row per sender's conversation
+/// per transaction, which is the most group commit can batch when each sender waits for its acknowledgement. The floor
+/// says how far any send that keeps those invariants can get from the ceiling on this machine.
 struct StoreScenario: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store", abstract: "Durable message writes and history reads through the store layer.")
@@ -28,10 +31,15 @@ struct StoreScenario: AsyncParsableCommand {
         let ceiling = try measureCeiling(at: root.appendingPathComponent("ceiling"))
         print("ceiling: \(Int(ceiling)) rows/s (plain 100-row transactions, synchronous=FULL, WAL)")
 
+        let floor = try measureFloor(at: root.appendingPathComponent("floor"))
+        print(
+            "floor: \(Int(floor)) rows/s (the message row alone with UNIQUE (conversation, seq) and UNIQUE (sender, client_id), \(senders) conversations, one row each per transaction); \(rounded(floor / ceiling)) of the ceiling"
+        )
+
         let sends = try await measureSends(at: root.appendingPathComponent("sends"))
         let ratio = sends.perSecond / ceiling
         print(
-            "store: \(Int(sends.perSecond)) messages/s from \(senders) senders; ack p50 \(rounded(sends.latencies.percentile(50))) ms, p99 \(rounded(sends.latencies.percentile(99))) ms; \(rounded(sends.batch, 1)) messages per commit; ratio \(rounded(ratio))"
+            "store: \(Int(sends.perSecond)) messages/s from \(senders) senders; ack p50 \(rounded(sends.latencies.percentile(50))) ms, p99 \(rounded(sends.latencies.percentile(99))) ms; \(rounded(sends.batch, 1)) messages per commit; ratio \(rounded(ratio)) (\(rounded(sends.perSecond / floor)) of the floor)"
         )
 
         let (history, bytesPerMessage) = try await measureHistory(at: root.appendingPathComponent("history"))
@@ -42,6 +50,7 @@ struct StoreScenario: AsyncParsableCommand {
             "scenario": "store", "senders": senders, "msgs_per_s": Int(sends.perSecond),
             "p50_ms": rounded(sends.latencies.percentile(50)), "p99_ms": rounded(sends.latencies.percentile(99)),
             "ceiling_rows_per_s": Int(ceiling), "ratio": rounded(ratio),
+            "floor_rows_per_s": Int(floor), "floor_ratio": rounded(floor / ceiling),
             "messages_per_commit": rounded(sends.batch, 1), "history_messages": historyMessages,
             "history_p50_ms": rounded(history.percentile(50)), "history_p99_ms": rounded(history.percentile(99)),
             "disk_bytes_per_msg": Int(bytesPerMessage),
@@ -50,15 +59,39 @@ struct StoreScenario: AsyncParsableCommand {
 
     /// Rows/s of plain inserts of message-sized rows, 100 per transaction, with the store's pragmas.
     func measureCeiling(at directory: URL) throws -> Double {
+        try measureRowInserts(at: directory, constraints: "", rowsPerTransaction: 100) { row in
+            (conversation: row % 64, seq: row)
+        }
+    }
+
+    /// Rows/s of the same rows with the two unique indexes every message row must have, spread over `senders`
+    /// conversations like the sends, one row per conversation in each transaction.
+    func measureFloor(at directory: URL) throws -> Double {
+        try measureRowInserts(
+            at: directory, constraints: ", UNIQUE (conversation_id, seq), UNIQUE (sender_id, client_id)",
+            rowsPerTransaction: senders
+        ) { row in
+            (conversation: row % senders, seq: row / senders + 1)
+        }
+    }
+
+    /// Inserts message-sized rows from one thread, `rowsPerTransaction` per transaction, WAL and
+    /// `synchronous=FULL`, for `--seconds`; returns rows/s. Row `n` goes to conversation and seq `place(n)`,
+    /// and its sender is the conversation's.
+    func measureRowInserts(
+        at directory: URL, constraints: String, rowsPerTransaction: Int,
+        place: (Int) -> (conversation: Int, seq: Int)
+    ) throws -> Double {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var config = Configuration()
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        let pool = try DatabasePool(path: directory.appendingPathComponent("ceiling.sqlite").path, configuration: config)
+        let pool = try DatabasePool(path: directory.appendingPathComponent("rows.sqlite").path, configuration: config)
         try pool.write { db in
             try db.execute(
                 sql: """
                     CREATE TABLE rows (id INTEGER PRIMARY KEY, conversation_id INTEGER NOT NULL, seq INTEGER NOT NULL,
-                        sender_id INTEGER NOT NULL, client_id TEXT NOT NULL, body TEXT, created_at INTEGER NOT NULL)
+                        sender_id INTEGER NOT NULL, client_id TEXT NOT NULL, body TEXT, created_at INTEGER NOT NULL
+                        \(constraints))
                     """)
         }
         let deadline = now() + UInt64(seconds * 1e9)
@@ -69,9 +102,11 @@ struct StoreScenario: AsyncParsableCommand {
                 try db.inTransaction {
                     let statement = try db.cachedStatement(
                         sql: "INSERT INTO rows (conversation_id, seq, sender_id, client_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-                    for _ in 0..<100 {
+                    for _ in 0..<rowsPerTransaction {
+                        let (conversation, seq) = place(rows)
                         rows += 1
-                        try statement.execute(arguments: [rows % 64, rows, rows % 64, clientID(rows), sampleText(rows), rows])
+                        try statement.execute(
+                            arguments: [conversation, seq, conversation, clientID(rows), sampleText(rows), rows])
                     }
                     return .commit
                 }
