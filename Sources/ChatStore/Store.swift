@@ -5,6 +5,9 @@ import GRDB
 /// How hard a commit waits for the disk. `full` (the default) makes every acknowledged write survive power loss.
 public enum Durability: String, Sendable, CaseIterable {
     case full, normal
+
+    /// The value of SQLite's `PRAGMA synchronous` for this durability.
+    var pragmaValue: String { self == .full ? "FULL" : "NORMAL" }
 }
 
 /// The store: one SQLite database in WAL mode, one group-committing writer, parallel readers.
@@ -28,7 +31,7 @@ public final class Store: Sendable {
         config.maximumReaderCount = 4
         config.label = "chatd"
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+            try db.execute(sql: "PRAGMA synchronous = \(durability.pragmaValue)")
             // SQLite's default page cache (2 MiB) makes the writer re-read index pages from the OS on every send once
             // the database outgrows it; the writer touches the hot end of every index, so it gets more.
             let cacheKiB = db.configuration.readonly ? 16 * 1024 : 64 * 1024
@@ -37,6 +40,11 @@ public final class Store: Sendable {
         }
         let path = directory.appendingPathComponent("chatd.sqlite").path
         let pool = try DatabasePool(path: path, configuration: config)
+        // GRDB turns WAL on for the writer after `prepareDatabase` and sets `synchronous = NORMAL` with it, which
+        // would leave every commit unsynced until the next checkpoint. The writer's setting is the one that counts.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durability.pragmaValue)")
+        }
         let migrator = Migrations.migrator
         let superseded = try pool.read { try migrator.hasBeenSuperseded($0) }
         if superseded {

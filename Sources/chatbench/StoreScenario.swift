@@ -86,6 +86,8 @@ struct StoreScenario: AsyncParsableCommand {
         var config = Configuration()
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         let pool = try DatabasePool(path: directory.appendingPathComponent("rows.sqlite").path, configuration: config)
+        // As in the store: GRDB sets NORMAL on the writer when it turns WAL on, after `prepareDatabase`.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try pool.write { db in
             try db.execute(
                 sql: """
@@ -94,6 +96,7 @@ struct StoreScenario: AsyncParsableCommand {
                         \(constraints))
                     """)
         }
+        let texts = (0..<1024).map(sampleText)
         let deadline = now() + UInt64(seconds * 1e9)
         let start = now()
         var rows = 0
@@ -106,7 +109,7 @@ struct StoreScenario: AsyncParsableCommand {
                         let (conversation, seq) = place(rows)
                         rows += 1
                         try statement.execute(
-                            arguments: [conversation, seq, conversation, clientID(rows), sampleText(rows), rows])
+                            arguments: [conversation, seq, conversation, clientID(rows), texts[rows % texts.count], rows])
                     }
                     return .commit
                 }

@@ -152,6 +152,16 @@ import Testing
         }
     }
 
+    /// The writer's connection is the one whose `synchronous` decides whether a commit waits for the disk; GRDB sets
+    /// it to NORMAL when it turns WAL on, after the configuration's own setup ran.
+    @Test(arguments: [(Durability.full, 2), (Durability.normal, 1)])
+    func theWriterCommitsWithTheConfiguredDurability(durability: Durability, pragma: Int) async throws {
+        let store = try Store(directory: directory, durability: durability)
+        defer { try? store.close() }
+        let synchronous = try await store.write { db, _ in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(synchronous == pragma)
+    }
+
     @Test func aDatabaseFromANewerChatdIsRefused() async throws {
         do {
             let store = try open()
