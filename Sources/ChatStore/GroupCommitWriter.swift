@@ -199,4 +199,3 @@ private struct PendingWrite: Sendable {
     let run: @Sendable (Database, EventLog) -> Outcome
     let fail: @Sendable (any Error) -> Void
 }
-

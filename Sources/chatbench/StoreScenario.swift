@@ -83,10 +83,8 @@ struct StoreScenario: AsyncParsableCommand {
         place: (Int) -> (conversation: Int, seq: Int)
     ) throws -> Double {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var config = Configuration()
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        let pool = try DatabasePool(path: directory.appendingPathComponent("rows.sqlite").path, configuration: config)
-        // As in the store: GRDB sets NORMAL on the writer when it turns WAL on, after `prepareDatabase`.
+        let pool = try DatabasePool(path: directory.appendingPathComponent("rows.sqlite").path)
+        // Set once the pool is open, as the store does: GRDB sets NORMAL on the writer when it turns WAL on.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try pool.write { db in
             try db.execute(
