@@ -92,7 +92,20 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"]),
-        .testTarget(name: "ChatStoreTests", dependencies: ["ChatStore", "ChatCore"]),
+        .testTarget(
+            name: "ChatStoreTests",
+            dependencies: ["ChatStore", "ChatCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The session state machine, the hub, the frame assembler and the outbound queue: no sockets, no sleeps.
+        .testTarget(
+            name: "ChatRealtimeTests",
+            dependencies: [
+                "ChatRealtime",
+                "ChatCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "ChatServerTests",
             dependencies: [

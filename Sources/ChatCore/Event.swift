@@ -28,13 +28,10 @@ public struct Event: Sendable, Equatable {
     public var audienceUserId: UserID?
     public var at: Millis
     public var data: String
-    /// Who joined or left the conversation with this event, for the realtime hub's membership index. Not on the
-    /// wire (the `data` says it to clients) and not stored: only live events carry it.
-    public var membership: MembershipChange?
 
     public init(
         cursor: EventCursor, type: EventType, conversationId: ConversationID?, audienceUserId: UserID?, at: Millis,
-        data: String, membership: MembershipChange? = nil
+        data: String
     ) {
         self.cursor = cursor
         self.type = type
@@ -42,7 +39,6 @@ public struct Event: Sendable, Equatable {
         self.audienceUserId = audienceUserId
         self.at = at
         self.data = data
-        self.membership = membership
     }
 
     /// `{"cursor":…,"type":…,"conversation_id":…,"at":…,"data":{…}}`
@@ -54,7 +50,8 @@ public struct Event: Sendable, Equatable {
     }
 }
 
-/// A change of a conversation's member list carried by an event.
+/// A change of a conversation's member list, as `conversation.created`, `member.added` and `member.removed` events
+/// say it in their data.
 public enum MembershipChange: Sendable, Equatable {
     case joined([UserID])
     case left(UserID)

@@ -1,20 +1,5 @@
 import ChatCore
 
-/// Who a session belongs to, from a verified access token.
-public struct SessionIdentity: Sendable, Equatable {
-    public var userId: UserID
-    /// The login session the token belongs to (nil for tokens minted by the app's own backend).
-    public var sessionId: SessionID?
-    /// When the access token expires; the session asks for a fresh one then.
-    public var expiresAt: Millis
-
-    public init(userId: UserID, sessionId: SessionID?, expiresAt: Millis) {
-        self.userId = userId
-        self.sessionId = sessionId
-        self.expiresAt = expiresAt
-    }
-}
-
 /// A change a client asks for over its socket: the same operations, with the same rules, as the REST routes.
 public enum ClientCommand: Sendable, Equatable {
     case send(conversation: ConversationID, clientId: String, text: String, replyTo: Seq?)
@@ -36,11 +21,22 @@ public struct CommandResult: Sendable, Equatable {
     }
 }
 
+/// A user whose presence a viewer may see, with their stored last-seen time (nil if never seen).
+public struct PresenceVisibility: Sendable, Equatable {
+    public var userId: UserID
+    public var lastSeen: Millis?
+
+    public init(userId: UserID, lastSeen: Millis?) {
+        self.userId = userId
+        self.lastSeen = lastSeen
+    }
+}
+
 /// What the gateway needs from the rest of chatd. `ChatServer` implements it on top of the store and the auth
 /// services, so ChatRealtime never sees SQLite. Every method may throw `ChatError`; anything else is a 500.
 public protocol RealtimeBackend: Sendable {
     /// Verifies an access token (chatd's own or the app backend's) and that its login session is still open.
-    func authenticate(token: String) async throws -> SessionIdentity
+    func authenticate(token: String) async throws -> Identity
     /// The user's conversations and the head cursor of the same snapshot.
     func memberships(of user: UserID) async throws -> (conversations: [ConversationID], head: EventCursor)
     /// The cursor of the newest event.
@@ -54,7 +50,7 @@ public protocol RealtimeBackend: Sendable {
         _ command: ClientCommand, as user: UserID,
         completion: @escaping @Sendable (Result<CommandResult, any Error>) -> Void)
     /// Of `users`, those whose presence `viewer` may see, with their stored last-seen time.
-    func presenceVisible(_ users: [UserID], viewer: UserID) async throws -> [(UserID, Millis?)]
+    func presenceVisible(_ users: [UserID], viewer: UserID) async throws -> [PresenceVisibility]
     /// Stores users' last-seen times (batched by the hub).
     func saveLastSeen(_ times: [UserID: Millis]) async throws
     /// Most clients just left: shrink caches that grew with them (the gateway then returns freed heap to the system).

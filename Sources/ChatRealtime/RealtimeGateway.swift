@@ -5,9 +5,10 @@ import CChatd
 import Synchronization
 
 /// The realtime gateway: the hub, the backend the sessions call, the connections of each event loop and the connection
-/// counts. `ChatServer` creates one, installs `makeHandler` on every upgraded socket and runs `run` as a service.
+/// counts. `ChatServer` creates one, hands `publisher` to the store, installs `makeHandler` on every upgraded socket
+/// and runs a `RealtimeHousekeeping` service.
 public final class RealtimeGateway: Sendable {
-    public let hub: Hub
+    let hub: Hub<WebSocketConnection>
     public let limits: RealtimeLimits
     let backend: any RealtimeBackend
     let logger: Logger
@@ -22,6 +23,9 @@ public final class RealtimeGateway: Sendable {
         self.logger = logger
         hub = Hub(limits: limits)
     }
+
+    /// Where the store hands committed events: fanned out to this process's sockets.
+    public var publisher: any EventPublisher { LocalFanout(hub: hub) }
 
     // MARK: Admission
 
@@ -83,7 +87,7 @@ public final class RealtimeGateway: Sendable {
     // MARK: Background work
 
     /// One round of the gateway's periodic work.
-    public func housekeeping() async {
+    func housekeeping() async {
         hub.sweepTyping(now: Clock.nowMillis())
         await saveLastSeen()
         await releaseMemoryAfterDisconnects()

@@ -5,8 +5,9 @@ public struct RealtimeLimits: Sendable, Equatable {
     /// Sustained frames per second per connection, and the burst above it.
     public var framesPerSecond = 20
     public var frameBurst = 60
-    /// Sustained frames per second per user, over all their connections.
+    /// Sustained frames per second per user, over all their connections (burst: twice a connection's).
     public var userFramesPerSecond = 50
+    var userFrameBurst: Int { frameBurst * 2 }
     public var maxConnectionsPerUser = 10
     public var maxConnectionsPerIP = 1000
     /// The server pings a connection silent this long; one silent for `timeoutSeconds` is closed.

@@ -17,8 +17,8 @@ public func buildApplication(
     let router = makeRouter(services)
     let maintenance = MaintenanceService(store: services.store, logger: logger)
     let gateway = RealtimeGateway(
-        backend: GatewayBackend(services: services), limits: config.realtimeLimits, logger: logger)
-    services.store.setEventPublisher(gateway.hub)
+        backend: RealtimeServices(services: services), limits: config.realtimeLimits, logger: logger)
+    services.store.setEventPublisher(gateway.publisher)
     // Services stop in reverse order: the HTTP server (added last by Application), then the gateway, then the store.
     return Application(
         router: router,
@@ -28,7 +28,7 @@ public func buildApplication(
             // After a restart thousands of clients reconnect at once; a short accept queue would drop their SYNs
             // and cost each a second (the kernel caps it at net.core.somaxconn).
             backlog: 4096),
-        services: [StoreService(store: services.store), maintenance, GatewayService(gateway: gateway)],
+        services: [StoreService(store: services.store), maintenance, RealtimeHousekeeping(gateway: gateway)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.server.port
             logger.notice("chatd listening", metadata: ["address": "http://\(config.server.host):\(port)"])

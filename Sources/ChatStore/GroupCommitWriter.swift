@@ -164,8 +164,7 @@ public final class EventLog {
     @discardableResult
     public func append(
         _ db: Database, _ type: EventType, conversationId: ConversationID?, audience: UserID? = nil,
-        messageId: MessageID? = nil, storedData: String?, wireData: String? = nil, at: Millis,
-        membership: MembershipChange? = nil
+        messageId: MessageID? = nil, storedData: String?, wireData: String? = nil, at: Millis
     ) throws -> Event {
         let statement = try db.cachedStatement(
             sql: """
@@ -175,7 +174,7 @@ public final class EventLog {
         try statement.execute(arguments: [type.storageCode, conversationId, audience, messageId, storedData, at])
         let event = Event(
             cursor: db.lastInsertedRowID, type: type, conversationId: conversationId, audienceUserId: audience,
-            at: at, data: wireData ?? storedData ?? "{}", membership: membership)
+            at: at, data: wireData ?? storedData ?? "{}")
         events.append(event)
         return event
     }

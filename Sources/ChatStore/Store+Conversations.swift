@@ -127,10 +127,7 @@ extension Store {
                 try Self.insertMember(db, conversation: conversation, user: user, role: .member, since: since, at: now)
                 try log.append(
                     db, .memberAdded, conversationId: conversation,
-                    storedData: ChatJSON.string(MemberData(userId: user, role: .member, by: actor)), at: now,
-                    // All newcomers join the hub's index with the first event, so each one gets every
-                    // newcomer's member.added live, as the sync log gives it to them.
-                    membership: .joined(newcomers))
+                    storedData: ChatJSON.string(MemberData(userId: user, role: .member, by: actor)), at: now)
             }
             try Self.touch(db, conversation: conversation, memberDelta: newcomers.count, at: now)
         }
@@ -157,7 +154,7 @@ extension Store {
             try Self.touch(db, conversation: conversation, memberDelta: -1, at: now)
             let data = ChatJSON.string(MemberData(userId: target, role: nil, by: actor))
             try log.append(
-                db, .memberRemoved, conversationId: conversation, storedData: data, at: now, membership: .left(target))
+                db, .memberRemoved, conversationId: conversation, storedData: data, at: now)
             try log.append(
                 db, .memberRemoved, conversationId: conversation, audience: target, storedData: data, at: now)
             if targetRole == .owner,
@@ -231,7 +228,7 @@ extension Store {
         try log.append(
             db, .conversationCreated, conversationId: id,
             storedData: ChatJSON.string(ConversationCreatedData(conversation: info, memberIds: [creator] + others)),
-            at: now, membership: .joined([creator] + others))
+            at: now)
         return id
     }
 

@@ -70,7 +70,7 @@ import Testing
     @Test func serverExamplesHaveTheFieldsTheServerWrites() throws {
         let document = try AsyncAPI()
         let limits = RealtimeLimits()
-        let identity = SessionIdentity(userId: 7, sessionId: 1, expiresAt: 1)
+        let identity = Identity(userId: 7, sessionId: 1, expiresAt: 1)
         let emitted: [String: String] = [
             "welcome": ServerFrame.welcome(id: .string("h1"), identity: identity, sessionId: "s", cursor: 1, limits: limits),
             "event": ServerFrame.event(

@@ -62,10 +62,9 @@ final class EventLoopConnections: @unchecked Sendable {
     // MARK: Sweeping
 
     private func sweep() {
-        let now = NIODeadline.now()
-        let nowMillis = Clock.nowMillis()
+        let time = SessionTime.now()
         for connection in Array(connections.values) {
-            connection.tick(now: now, nowMillis: nowMillis)
+            connection.tick(at: time)
         }
     }
 }

@@ -9,7 +9,7 @@ enum ServerFrame {
     ]
 
     static func welcome(
-        id: FrameID?, identity: SessionIdentity, sessionId: String, cursor: EventCursor?, limits: RealtimeLimits
+        id: FrameID?, identity: Identity, sessionId: String, cursor: EventCursor?, limits: RealtimeLimits
     ) -> String {
         var out = "{\"type\":\"welcome\"" + idField(id)
         out += ",\"user_id\":\(identity.userId),\"session_id\":\"\(sessionId)\""

@@ -1,71 +1,135 @@
 import ChatCore
 import NIOCore
 
-/// The state of one WebSocket session: awaiting hello → authenticating → syncing (replay from the store) → live →
-/// closing. Its connection handler feeds it frames, live events, store answers and clock ticks; it decides and
-/// returns what to do, and the handler does it. It holds no buffers while live, so an idle session stays small.
+/// A moment as a session sees it: the monotonic clock for timeouts and budgets, the wall clock for token expiry.
+/// The connection reads both once per input; tests pass explicit ones.
+struct SessionTime: Equatable {
+    var monotonic: NIODeadline
+    var wall: Millis
+
+    static func now() -> SessionTime { SessionTime(monotonic: .now(), wall: Clock.nowMillis()) }
+
+    /// The monotonic clock in seconds, as token buckets count.
+    var seconds: Double { Double(monotonic.uptimeNanoseconds) / 1e9 }
+}
+
+/// One WebSocket session, the whole of its state machine:
+///
+///     awaitingHello → authenticating → syncing(Replay) → live → closing(deadline) → closed
+///
+/// Its connection feeds it what happens — client frames, answers of the store and the hub, live events, writability,
+/// clock ticks — and performs the actions it returns; the session decides everything (admission, replay paging, when
+/// to go live, timeouts, what to close with) and does nothing itself. Each input states the time, so a test drives it
+/// without sockets or sleeps. It holds no buffers while live, so an idle session stays small.
 struct Session {
-    enum Phase: Equatable {
+    enum State: Equatable {
         case awaitingHello
-        case authenticating
-        /// Authenticated; sending missed events from the store while holding live ones back.
-        case syncing
+        /// The hello's token is being checked; then the hub takes the connection.
+        case authenticating(hello: FrameID?, resumeFrom: EventCursor?)
+        /// In the hub; sending missed events from the store while holding live ones back.
+        case syncing(Replay)
         case live
-        case closing
+        /// The close frame is on its way; past the deadline the socket is dropped.
+        case closing(deadline: NIODeadline)
+        /// The socket is gone.
+        case closed
     }
 
-    /// What the handler does after a frame.
+    /// The replay from the store between `welcome` and `synced`.
+    struct Replay: Equatable {
+        enum Step: Equatable {
+            /// The hub needs the user's conversations before their live events can reach this connection.
+            case loadingMemberships
+            /// A client without a cursor starts at the head.
+            case readingHead
+            /// The next page is wanted once what came before it is written (`nextPage`).
+            case pageWanted
+            /// The next page waits for the socket to drain.
+            case waitingForWritability
+            case readingPage
+        }
+
+        var step: Step
+        /// The cursor the client resumes from; nil when it starts at the head.
+        var resumeFrom: EventCursor?
+        /// Live events that arrived meanwhile, in cursor order, with their frames.
+        var held: [HeldEvent] = []
+        /// Live events were dropped from `held` since the last page was asked for, so one more page must be read.
+        var heldDropped = false
+    }
+
+    struct HeldEvent: Equatable {
+        var cursor: EventCursor
+        var frame: ByteBuffer
+    }
+
+    /// Who leaves the hub when a session that was in it ends.
+    struct Departure: Equatable {
+        var user: UserID
+        var watching: [UserID]
+    }
+
+    /// What the connection does.
     enum Action: Equatable {
-        case none
+        /// A frame of the server (a reply, `welcome`, `synced`, …).
         case send(String)
-        case close(CloseReason)
-        case authenticate(token: String, id: FrameID?, resumeFrom: EventCursor?)
+        /// A replayed (or held) event: exempt from the outbound limit, see `OutboundQueue.Kind.replay`.
+        case replay(ByteBuffer)
+        case pong(ByteBuffer)
+        case ping
+        /// Writes the close frame and closes the socket once it is out; leaves the hub first.
+        case close(CloseReason, leaving: Departure?)
+        /// The close frame did not go out in time: drop the socket.
+        case abort
+        /// The socket is gone: leave the hub (if in it) and the gateway's counts.
+        case disconnected(leaving: Departure?)
+        case authenticate(token: String)
         case reauthenticate(token: String, id: FrameID?)
-        case perform(ClientCommand, id: FrameID?)
-        case typing(conversation: ConversationID, active: Bool, id: FrameID?)
-        case watch([UserID], id: FrameID?)
-        case unwatch([UserID], id: FrameID?)
+        case attach(UserID)
+        case loadMemberships(UserID)
+        /// Gives the hub the user's conversations (see `Hub.membershipLoaded`).
+        case indexMemberships(UserID, conversations: [ConversationID], head: EventCursor)
+        case readHead
+        /// The actions before this one are the previous page: once they are written, ask `nextPage(writable:)`.
+        case continueReplay
+        case readPage(user: UserID, after: EventCursor)
+        case perform(ClientCommand, user: UserID, id: FrameID?)
+        case typing(user: UserID, conversation: ConversationID, active: Bool, id: FrameID?)
+        case checkPresence(users: [UserID], viewer: UserID, id: FrameID?)
+        case watch(visible: [PresenceVisibility], id: FrameID?)
+        case unwatch([UserID], reply: String)
     }
 
-    /// What the handler does with a live event.
+    /// What to do with a live event from the hub.
     enum LiveDecision: Equatable {
         case write
         /// Already sent (by the replay) or older than the session's position.
         case skip
-        /// Held until the replay catches up (kept in `held`).
+        /// Held until the replay catches up.
         case held
     }
 
-    /// What the clock asks for.
-    enum TickAction: Equatable {
-        case none
-        case ping
-        case askForToken
-        case close(CloseReason)
-        /// The close frame could not be delivered in time: drop the connection.
-        case abort
-    }
-
-    private(set) var phase = Phase.awaitingHello
-    private(set) var identity: SessionIdentity?
+    private(set) var state = State.awaitingHello
+    /// Set once the hello's token checked out.
+    private(set) var identity: Identity?
     /// The cursor of the last event this client has been sent: a live event at or before it is a duplicate.
     private(set) var cursor: EventCursor = 0
-    /// Live events that arrived while syncing, in cursor order, with their frames.
-    private(set) var held: [(cursor: EventCursor, frame: ByteBuffer)] = []
-    /// Live events were dropped from `held` since the last page was asked for, so one more page must be read.
-    private var heldDropped = false
+    /// Users whose presence this connection watches.
+    private(set) var watching: [UserID] = []
     private let openedAt: NIODeadline
     private var lastHeard: NIODeadline
     private var lastPinged: NIODeadline
     private var reauthDeadline: NIODeadline?
-    private var closingDeadline: NIODeadline?
     private var frames: TokenBucket
     private var refusedInARow = 0
 
     /// Live events held back during a replay before the session stops holding and reads them from the store.
     static let maxHeld = 512
+    static let pageSize = 500
+    /// How long a close frame may take to go out before the socket is dropped.
+    static let closeTimeout = TimeAmount.seconds(5)
 
-    /// The limits are not kept here but passed to the calls that need them: every byte of an idle session counts
+    /// The limits are not kept here but passed to the inputs that need them: every byte of an idle session counts
     /// thousands of times.
     init(limits: RealtimeLimits, now: NIODeadline) {
         openedAt = now
@@ -74,44 +138,96 @@ struct Session {
         frames = TokenBucket(burst: limits.frameBurst)
     }
 
+    /// In the hub: from the hub's yes until the close.
+    var isInHub: Bool {
+        switch state {
+        case .syncing, .live: true
+        default: false
+        }
+    }
+
+    var isClosed: Bool { state == .closed }
+
+    /// Typing and presence frames reach a session that is in the hub.
+    var acceptsEphemeral: Bool { isInHub }
+
     // MARK: Frames from the client
 
-    /// Any frame (data or control) shows the peer is alive.
-    mutating func heard(at now: NIODeadline) {
-        lastHeard = now
+    /// A frame (data or control) from the client. `userBudget` takes one frame from the user's budget over all their
+    /// connections (the hub's), asked only when this connection's own budget admits the frame.
+    mutating func received(
+        _ inbound: Inbound, at time: SessionTime, writable: Bool, limits: RealtimeLimits,
+        userBudget: (UserID) -> Bool
+    ) -> Action? {
+        lastHeard = time.monotonic
+        switch state {
+        case .closing, .closed: return nil
+        default: break
+        }
+        switch inbound {
+        case .text(let bytes):
+            if let user = identity?.userId, isInHub {
+                switch admit(at: time, limits: limits, userBudget: { userBudget(user) }) {
+                case .admit: break
+                case .refuse: return refuse(bytes)
+                case .close: return close(.flood, at: time)
+                }
+            }
+            switch ClientFrame.parse(bytes.readableBytesView) {
+            case .success(let frame): return received(frame, at: time)
+            case .failure(let error): return malformed(error, at: time)
+            }
+        case .binary:
+            return close(.binaryFrame, at: time)
+        case .ping(let data):
+            // Only the latest ping needs an answer (RFC 6455 5.5.3): a peer that pings without reading gets none
+            // queued.
+            return writable ? .pong(data) : nil
+        case .pong:
+            return nil
+        case .close:
+            return close(.normal, at: time)
+        case .violation(let reason):
+            return close(reason, at: time)
+        }
     }
 
-    enum Admission: Equatable {
-        case admit
-        case refuse
-        case close(CloseReason)
+    private enum Admission {
+        case admit, refuse, close
     }
 
-    /// The per-connection frame budget: over it a frame gets a 429 reply; a client that keeps going after many
-    /// refusals in a row is closed.
-    mutating func admit(at now: NIODeadline, limits: RealtimeLimits) -> Admission {
-        if frames.take(now: now, perSecond: limits.framesPerSecond, burst: limits.frameBurst) {
+    /// The per-connection frame budget, then the user's: over either, a frame gets a 429 reply; a client that keeps
+    /// going after more than `frameBurst` refusals in a row is closed.
+    private mutating func admit(at time: SessionTime, limits: RealtimeLimits, userBudget: () -> Bool) -> Admission {
+        if frames.take(now: time.seconds, perSecond: Double(limits.framesPerSecond), burst: limits.frameBurst),
+            userBudget()
+        {
             refusedInARow = 0
             return .admit
         }
-        return refused(limits: limits)
-    }
-
-    /// A frame refused by this or by the user's budget: more than `frameBurst` in a row closes the session.
-    mutating func refused(limits: RealtimeLimits) -> Admission {
         refusedInARow += 1
-        return refusedInARow > limits.frameBurst ? .close(.flood) : .refuse
+        return refusedInARow > limits.frameBurst ? .close : .refuse
     }
 
-    mutating func received(_ frame: ClientFrame) -> Action {
-        switch (phase, frame.request) {
-        case (.closing, _):
-            return .none
-        case (.awaitingHello, .hello(let token, let cursor)):
-            phase = .authenticating
-            return .authenticate(token: token, id: frame.id, resumeFrom: cursor)
+    private func refuse(_ bytes: ByteBuffer) -> Action {
+        let id: FrameID? =
+            switch ClientFrame.parse(bytes.readableBytesView) {
+            case .success(let frame): frame.id
+            case .failure(let error): error.id
+            }
+        return .send(ServerFrame.reply(id: id, error: ChatError(.rateLimited, "too many frames; slow down", retryAfter: 1)))
+    }
+
+    /// A parsed client frame.
+    mutating func received(_ frame: ClientFrame, at time: SessionTime) -> Action? {
+        switch (state, frame.request) {
+        case (.closing, _), (.closed, _):
+            return nil
+        case (.awaitingHello, .hello(let token, let resumeFrom)):
+            state = .authenticating(hello: frame.id, resumeFrom: resumeFrom)
+            return .authenticate(token: token)
         case (.awaitingHello, _):
-            return .close(.helloRequired)
+            return close(.helloRequired, at: time)
         case (.authenticating, _):
             return .send(
                 ServerFrame.reply(id: frame.id, error: ChatError(.conflict, "wait for welcome before other frames")))
@@ -119,126 +235,263 @@ struct Session {
             return .send(ServerFrame.reply(id: frame.id, error: ChatError(.conflict, "this session already said hello")))
         case (_, .auth(let token)):
             return .reauthenticate(token: token, id: frame.id)
-        case (_, .command(let command)):
-            return .perform(command, id: frame.id)
-        case (_, .typing(let conversation, let active)):
-            return .typing(conversation: conversation, active: active, id: frame.id)
-        case (_, .presenceSubscribe(let users)):
-            return .watch(users, id: frame.id)
-        case (_, .presenceUnsubscribe(let users)):
-            return .unwatch(users, id: frame.id)
         case (_, .ping):
-            return .send(ServerFrame.reply(id: frame.id, status: 200, result: "{\"time\":\(Clock.nowMillis())}"))
+            return .send(ServerFrame.reply(id: frame.id, status: 200, result: "{\"time\":\(time.wall)}"))
+        case (_, _):
+            guard let user = identity?.userId else { return nil }
+            switch frame.request {
+            case .command(let command):
+                return .perform(command, user: user, id: frame.id)
+            case .typing(let conversation, let active):
+                return .typing(user: user, conversation: conversation, active: active, id: frame.id)
+            case .presenceSubscribe(let users):
+                return .checkPresence(users: users, viewer: user, id: frame.id)
+            case .presenceUnsubscribe(let users):
+                watching.removeAll { users.contains($0) }
+                return .unwatch(users, reply: ServerFrame.reply(id: frame.id, status: 200, result: "{}"))
+            case .hello, .auth, .ping:
+                return nil
+            }
         }
     }
 
     /// A frame that could not be parsed: an error reply, except before hello, where only a hello is accepted.
-    mutating func malformed(_ error: FrameError) -> Action {
-        switch phase {
-        case .awaitingHello: return .close(.helloRequired)
-        case .closing: return .none
-        default: return .send(ServerFrame.reply(id: error.id, error: error.error))
+    mutating func malformed(_ error: FrameError, at time: SessionTime) -> Action? {
+        switch state {
+        case .awaitingHello: close(.helloRequired, at: time)
+        case .closing, .closed: nil
+        default: .send(ServerFrame.reply(id: error.id, error: error.error))
         }
     }
 
-    // MARK: Authentication
+    // MARK: Hello and the hub
 
-    /// The hello's token checked out: the session syncs from here.
-    mutating func authenticated(_ identity: SessionIdentity) {
-        guard phase == .authenticating else { return }
-        self.identity = identity
-        phase = .syncing
-    }
-
-    /// A fresh token for the same user extends the session.
-    mutating func reauthenticated(_ fresh: SessionIdentity) -> ChatError? {
-        guard let identity, fresh.userId == identity.userId else {
-            return ChatError.forbidden("the token belongs to another user")
+    /// The hello's token was checked.
+    mutating func authenticated(_ result: Result<Identity, ChatError>, at time: SessionTime) -> [Action] {
+        guard case .authenticating(let hello, _) = state else { return [] }
+        switch result {
+        case .failure(let error):
+            let why = error.code == .tokenExpired ? "access token expired" : "invalid access token"
+            return [.send(ServerFrame.reply(id: hello, error: error))] + [close(.unauthorized(why), at: time)].compactMap { $0 }
+        case .success(let fresh):
+            guard fresh.expiresAt > time.wall else { return [close(.unauthorized("access token expired"), at: time)].compactMap { $0 } }
+            identity = fresh
+            return [.attach(fresh.userId)]
         }
-        self.identity = fresh
-        reauthDeadline = nil
-        return nil
     }
 
-    // MARK: Sync and live events
+    /// The hub's answer to `attach`: welcome, then the replay.
+    mutating func attached(_ attachment: Attachment, at time: SessionTime, limits: RealtimeLimits) -> [Action] {
+        guard case .authenticating(let hello, let resumeFrom) = state, let identity else { return [] }
+        guard case .attached(let membershipKnown) = attachment else {
+            return [close(.tooManyConnections, at: time)].compactMap { $0 }
+        }
+        let welcome = ServerFrame.welcome(
+            id: hello, identity: identity, sessionId: String(UInt64.random(in: 1...UInt64.max), radix: 36),
+            cursor: resumeFrom, limits: limits)
+        if !membershipKnown {
+            state = .syncing(Replay(step: .loadingMemberships, resumeFrom: resumeFrom))
+            return [.send(welcome), .loadMemberships(identity.userId)]
+        }
+        state = .syncing(Replay(step: .readingHead, resumeFrom: resumeFrom))
+        return [.send(welcome)] + startReplay()
+    }
+
+    /// The user's conversations as of `head`, for the hub; then the replay starts.
+    mutating func membershipsLoaded(conversations: [ConversationID], head: EventCursor) -> [Action] {
+        guard case .syncing(let replay) = state, replay.step == .loadingMemberships, let user = identity?.userId
+        else { return [] }
+        return [.indexMemberships(user, conversations: conversations, head: head)] + startReplay()
+    }
+
+    private mutating func startReplay() -> [Action] {
+        guard case .syncing(let replay) = state else { return [] }
+        guard let resumeFrom = replay.resumeFrom else {
+            updateReplay { $0.step = .readingHead }
+            return [.readHead]
+        }
+        cursor = max(cursor, resumeFrom)
+        updateReplay { $0.step = .pageWanted }
+        return [.continueReplay]
+    }
+
+    // MARK: Replay
+
+    /// The head cursor, for a client that starts without one.
+    mutating func headLoaded(_ head: EventCursor) -> [Action] {
+        guard case .syncing(let replay) = state, replay.step == .readingHead else { return [] }
+        cursor = max(cursor, head)
+        return finishOrReadAgain()
+    }
+
+    /// Asks for the next page if the socket takes more now (`writable`: writable and nothing queued); otherwise
+    /// the page waits for `nextPage` to be asked again when the socket drains.
+    mutating func nextPage(writable: Bool) -> Action? {
+        guard case .syncing(let replay) = state, let user = identity?.userId,
+            replay.step == .pageWanted || replay.step == .waitingForWritability
+        else { return nil }
+        guard writable else {
+            updateReplay { $0.step = .waitingForWritability }
+            return nil
+        }
+        updateReplay { replay in
+            replay.step = .readingPage
+            // Whatever was dropped from `held` is committed by now and will be in this page.
+            replay.heldDropped = false
+        }
+        return .readPage(user: user, after: cursor)
+    }
+
+    /// A page of the store's events after `cursor`.
+    mutating func pageLoaded(_ page: SyncPage) -> [Action] {
+        guard case .syncing(let replay) = state, replay.step == .readingPage else { return [] }
+        switch page {
+        case .resetRequired(let head, let oldest):
+            // The client's cursor is outside the retained log (older, or ahead of it): it continues from `head`,
+            // even when that is below the cursor it claimed.
+            cursor = head
+            return [.send(ServerFrame.resetRequired(cursor: head, oldestAvailable: oldest))] + finishOrReadAgain()
+        case .events(let events, let next, let hasMore):
+            var actions: [Action] = []
+            actions.reserveCapacity(events.count + 2)
+            for event in events where event.cursor > cursor {
+                cursor = event.cursor
+                actions.append(.replay(ByteBuffer(string: ServerFrame.event(event))))
+            }
+            cursor = max(cursor, next)
+            if hasMore {
+                updateReplay { $0.step = .pageWanted }
+                return actions + [.continueReplay]
+            }
+            return actions + finishOrReadAgain()
+        }
+    }
+
+    /// Goes live, unless live events were dropped from the held list meanwhile: those are committed, so one more
+    /// page from the store has them.
+    private mutating func finishOrReadAgain() -> [Action] {
+        guard case .syncing(let replay) = state else { return [] }
+        if replay.heldDropped {
+            updateReplay { $0.step = .pageWanted }
+            return [.continueReplay]
+        }
+        let syncedAt = cursor
+        let newer = replay.held.filter { $0.cursor > syncedAt }
+        state = .live
+        if let last = newer.last { cursor = last.cursor }
+        return [.send(ServerFrame.synced(cursor: syncedAt))] + newer.map { .replay($0.frame) }
+    }
+
+    /// A read the replay cannot go on without failed: the client reconnects later and resumes.
+    mutating func replayFailed(at time: SessionTime) -> Action? {
+        guard case .syncing = state else { return nil }
+        return close(.serverError, at: time)
+    }
+
+    // MARK: Live events
 
     /// Decides what to do with a live event. While syncing it is held back (bounded: past `maxHeld` the held
     /// events are dropped and read from the store instead, where they are already committed).
     mutating func live(cursor eventCursor: EventCursor, frame: ByteBuffer) -> LiveDecision {
-        switch phase {
+        switch state {
         case .live:
             guard eventCursor > cursor else { return .skip }
             cursor = eventCursor
             return .write
         case .syncing:
             guard eventCursor > cursor else { return .skip }
-            if held.count >= Self.maxHeld {
-                held.removeAll()
-                heldDropped = true
-                return .skip
-            }
-            held.append((eventCursor, frame))
-            return .held
+            return updateReplay { replay in
+                if replay.held.count >= Self.maxHeld {
+                    replay.held = []
+                    replay.heldDropped = true
+                    return .skip
+                }
+                replay.held.append(HeldEvent(cursor: eventCursor, frame: frame))
+                return .held
+            } ?? .skip
         default:
             return .skip
         }
     }
 
-    /// The session is about to read a page from the store: whatever was dropped from `held` is committed by now
-    /// and will be in that page.
-    mutating func readingPage() {
-        heldDropped = false
+    /// Runs `body` on the replay's state without copying its held events (the enum's payload is taken out first).
+    @discardableResult
+    private mutating func updateReplay<T>(_ body: (inout Replay) -> T) -> T? {
+        guard case .syncing(var replay) = state else { return nil }
+        state = .closed
+        defer { state = .syncing(replay) }
+        return body(&replay)
     }
 
-    /// A replayed event: true when it is news to the client.
-    mutating func replayed(_ eventCursor: EventCursor) -> Bool {
-        guard eventCursor > cursor else { return false }
-        cursor = eventCursor
-        return true
+    // MARK: Answers
+
+    /// A fresh token for the same user extends the session.
+    mutating func reauthenticated(_ result: Result<Identity, ChatError>, id: FrameID?) -> Action? {
+        guard isInHub else { return nil }
+        switch result {
+        case .failure(let error):
+            return .send(ServerFrame.reply(id: id, error: error))
+        case .success(let fresh):
+            guard fresh.userId == identity?.userId else {
+                return .send(ServerFrame.reply(id: id, error: .forbidden("the token belongs to another user")))
+            }
+            identity = fresh
+            reauthDeadline = nil
+            return .send(ServerFrame.reply(id: id, status: 200, result: "{\"expires_at\":\(fresh.expiresAt)}"))
+        }
     }
 
-    /// The replay reached `head` (a page's end, or the head a client without a cursor starts from).
-    mutating func advance(to head: EventCursor) {
-        cursor = max(cursor, head)
+    /// The answer to a command, for its reply.
+    func performed(_ result: Result<CommandResult, ChatError>, id: FrameID?) -> Action? {
+        guard isInHub else { return nil }
+        switch result {
+        case .success(let answer): return .send(ServerFrame.reply(id: id, status: answer.status, result: answer.json))
+        case .failure(let error): return .send(ServerFrame.reply(id: id, error: error))
+        }
     }
 
-    /// The client's cursor is outside the retained log (older, or ahead of it): it continues from `head`, even when
-    /// that is below the cursor it claimed.
-    mutating func reset(to head: EventCursor) {
-        cursor = head
+    /// The hub's answer to a typing frame: a reply only to a frame with an id, or to a non-member.
+    func typed(member: Bool, conversation: ConversationID, id: FrameID?) -> Action? {
+        guard isInHub else { return nil }
+        guard member else { return .send(ServerFrame.reply(id: id, error: .notFound("conversation \(conversation)"))) }
+        return id == nil ? nil : .send(ServerFrame.reply(id: id, status: 200, result: "{}"))
     }
 
-    var mustReadAgain: Bool { heldDropped }
+    /// Of the users a client asked to watch, those it may see (checked in the store).
+    func presenceChecked(_ result: Result<[PresenceVisibility], ChatError>, id: FrameID?) -> Action? {
+        guard isInHub else { return nil }
+        switch result {
+        case .success(let visible): return .watch(visible: visible, id: id)
+        case .failure(let error): return .send(ServerFrame.reply(id: id, error: error))
+        }
+    }
 
-    /// The replay is over: returns the held frames newer than the replay, in order, and goes live.
-    mutating func finishSync() -> [ByteBuffer] {
-        guard phase == .syncing else { return [] }
-        phase = .live
-        let frames = held.filter { $0.cursor > cursor }
-        held = []
-        if let last = frames.last { cursor = last.cursor }
-        return frames.map(\.frame)
+    /// The hub now sends this connection the presence of `states`' users.
+    mutating func watched(_ states: [PresenceState], id: FrameID?) -> Action {
+        for state in states where !watching.contains(state.userId) { watching.append(state.userId) }
+        return .send(ServerFrame.reply(id: id, status: 200, result: ServerFrame.presenceList(states)))
     }
 
     // MARK: Clock and closing
 
-    mutating func tick(now: NIODeadline, nowMillis: Millis, limits: RealtimeLimits) -> TickAction {
-        if phase == .closing {
-            return closingDeadline.map { now >= $0 } == true ? .abort : .none
-        }
-        if phase == .awaitingHello || phase == .authenticating,
-            now - openedAt >= .seconds(Int64(limits.helloTimeoutSeconds))
-        {
-            return .close(.helloTimeout)
+    /// Once a second: pings, timeouts, token expiry, and a close frame that does not go out.
+    mutating func tick(at time: SessionTime, limits: RealtimeLimits) -> Action? {
+        let now = time.monotonic
+        switch state {
+        case .closed: return nil
+        case .closing(let deadline): return now >= deadline ? .abort : nil
+        case .awaitingHello, .authenticating:
+            if now - openedAt >= .seconds(Int64(limits.helloTimeoutSeconds)) { return close(.helloTimeout, at: time) }
+        case .syncing, .live: break
         }
         if now - lastHeard >= .seconds(Int64(limits.timeoutSeconds)) {
-            return .close(.heartbeatTimeout)
+            return close(.heartbeatTimeout, at: time)
         }
         if let reauthDeadline {
-            if now >= reauthDeadline { return .close(.unauthorized("access token expired")) }
-        } else if let identity, nowMillis >= identity.expiresAt {
+            if now >= reauthDeadline { return close(.unauthorized("access token expired"), at: time) }
+        } else if let identity, isInHub, time.wall >= identity.expiresAt {
             reauthDeadline = now + .seconds(Int64(limits.reauthGraceSeconds))
-            return .askForToken
+            return .send(ServerFrame.reauthenticate(graceSeconds: limits.reauthGraceSeconds))
         }
         if now - lastHeard >= .seconds(Int64(limits.heartbeatSeconds)),
             now - lastPinged >= .seconds(Int64(limits.heartbeatSeconds))
@@ -246,15 +499,32 @@ struct Session {
             lastPinged = now
             return .ping
         }
-        return .none
+        return nil
     }
 
-    /// Starts closing; false if already closing. The connection is dropped if the close frame is not out in time.
-    mutating func startClosing(now: NIODeadline) -> Bool {
-        guard phase != .closing else { return false }
-        phase = .closing
-        held = []
-        closingDeadline = now + .seconds(5)
-        return true
+    /// Starts closing with `reason`; nil if already closing.
+    mutating func close(_ reason: CloseReason, at time: SessionTime) -> Action? {
+        switch state {
+        case .closing, .closed: return nil
+        default: break
+        }
+        let leaving = departure()
+        state = .closing(deadline: time.monotonic + Self.closeTimeout)
+        watching = []
+        return .close(reason, leaving: leaving)
+    }
+
+    /// The socket is gone, for whatever reason; nil if the session already knew.
+    mutating func disconnected() -> Action? {
+        guard state != .closed else { return nil }
+        let leaving = departure()
+        state = .closed
+        watching = []
+        return .disconnected(leaving: leaving)
+    }
+
+    private func departure() -> Departure? {
+        guard isInHub, let user = identity?.userId else { return nil }
+        return Departure(user: user, watching: watching)
     }
 }

@@ -33,17 +33,10 @@ struct APIKeyMiddleware: RouterMiddleware {
             throw ChatError(.forbidden, "the server API is disabled; set auth.api_key to enable it")
         }
         guard let presented = request.headers[HTTPField.Name("X-Api-Key")!],
-            constantTimeEquals(presented, apiKey)
+            constantTimeEqual(presented.utf8, apiKey.utf8)
         else {
             throw ChatError(.unauthorized, "a valid 'X-Api-Key' header is required")
         }
         return try await next(request, context)
-    }
-
-    private func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }

@@ -6,35 +6,29 @@ import Synchronization
 /// Token buckets keyed by a string (an IP address, a user id): `capacity` requests, refilled evenly over `period`.
 /// Answers how many seconds to wait when a key is out of tokens.
 final class RateLimiter: Sendable {
-    private struct Bucket {
-        var tokens: Double
-        var updated: Double
-    }
-
-    let capacity: Double
+    let capacity: Int
     private let refillPerSecond: Double
-    private let buckets = Mutex<[String: Bucket]>([:])
+    private let buckets = Mutex<[String: TokenBucket]>([:])
     /// Past this many keys, full buckets are dropped (a full bucket is the same as no bucket).
     private let maxKeys = 50_000
 
     init(capacity: Int, per period: Double) {
-        self.capacity = Double(capacity)
+        self.capacity = capacity
         refillPerSecond = Double(capacity) / period
     }
 
     /// Takes one token for `key`; nil when allowed, else the seconds until one is available.
-    func take(_ key: String, now: Double = Date().timeIntervalSinceReferenceDate) -> Int? {
+    func take(_ key: String, now: Double = ProcessInfo.processInfo.systemUptime) -> Int? {
         buckets.withLock { buckets in
-            var bucket = buckets[key] ?? Bucket(tokens: capacity, updated: now)
-            bucket.tokens = min(capacity, bucket.tokens + (now - bucket.updated) * refillPerSecond)
-            bucket.updated = now
+            var bucket = buckets[key] ?? TokenBucket(burst: capacity)
             defer { buckets[key] = bucket }
-            if bucket.tokens >= 1 {
-                bucket.tokens -= 1
-                if buckets.count > maxKeys { prune(&buckets, now: now) }
-                return nil
+            guard bucket.take(now: now, perSecond: refillPerSecond, burst: capacity) else {
+                return bucket.secondsUntilNextToken(perSecond: refillPerSecond)
             }
-            return max(1, Int(((1 - bucket.tokens) / refillPerSecond).rounded(.up)))
+            if buckets.count > maxKeys {
+                buckets = buckets.filter { !$0.value.isFull(now: now, perSecond: refillPerSecond, burst: capacity) }
+            }
+            return nil
         }
     }
 
@@ -42,12 +36,6 @@ final class RateLimiter: Sendable {
     func enforce(_ key: String, what: String) throws {
         if let wait = take(key) {
             throw ChatError(.rateLimited, "too many \(what); retry in \(wait) s", retryAfter: wait)
-        }
-    }
-
-    private func prune(_ buckets: inout [String: Bucket], now: Double) {
-        buckets = buckets.filter { _, bucket in
-            bucket.tokens + (now - bucket.updated) * refillPerSecond < capacity
         }
     }
 }

@@ -2,13 +2,13 @@ import ChatCore
 import ChatRealtime
 import ChatStore
 
-/// The realtime gateway's view of chatd: the same authenticator, store and message service as the REST routes.
-struct GatewayBackend: RealtimeBackend {
+/// The server's services as the realtime gateway's backend: the same authenticator, store and message service as
+/// the REST routes.
+struct RealtimeServices: RealtimeBackend {
     let services: ChatServices
 
-    func authenticate(token: String) async throws -> SessionIdentity {
-        let identity = try await services.authenticator.identify(bearer: token)
-        return SessionIdentity(userId: identity.userId, sessionId: identity.sessionId, expiresAt: identity.expiresAt)
+    func authenticate(token: String) async throws -> Identity {
+        try await services.authenticator.identify(bearer: token)
     }
 
     func memberships(of user: UserID) async throws -> (conversations: [ConversationID], head: EventCursor) {
@@ -68,8 +68,10 @@ struct GatewayBackend: RealtimeBackend {
         }
     }
 
-    func presenceVisible(_ users: [UserID], viewer: UserID) async throws -> [(UserID, Millis?)] {
-        try await services.store.presenceVisible(users, viewer: viewer)
+    func presenceVisible(_ users: [UserID], viewer: UserID) async throws -> [PresenceVisibility] {
+        try await services.store.presenceVisible(users, viewer: viewer).map {
+            PresenceVisibility(userId: $0.0, lastSeen: $0.1)
+        }
     }
 
     func saveLastSeen(_ times: [UserID: Millis]) async throws {

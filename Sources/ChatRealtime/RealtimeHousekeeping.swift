@@ -1,8 +1,8 @@
 import ServiceLifecycle
 
-/// The gateway's long-running part: once a second it expires typing and saves last-seen times; on graceful
+/// The gateway's long-running part (a `Service`): once a second it expires typing and saves last-seen times; on graceful
 /// shutdown it closes every socket with 1001 and saves the last batch. Start it after the store, so it stops first.
-public struct GatewayService: Service {
+public struct RealtimeHousekeeping: Service {
     let gateway: RealtimeGateway
 
     public init(gateway: RealtimeGateway) {
