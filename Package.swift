@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
     ],
     targets: [
@@ -32,7 +33,6 @@ let package = Package(
             dependencies: [
                 "ChatCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // C library calls that Swift's Glibc module leaves out (malloc_trim).
@@ -49,16 +49,29 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // HTTP routes, auth, rate limits, configuration and the wiring of every service.
+        // The configuration: every key, the TOML reader and `CHATD_*` overrides. Its own module, so `chatctl` reads
+        // it without linking the HTTP server.
+        .target(
+            name: "ChatConfiguration",
+            dependencies: [
+                "ChatStore",
+                "ChatRealtime",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        // HTTP routes, auth, rate limits and the wiring of every service.
         .target(
             name: "ChatServer",
             dependencies: [
                 "ChatCore",
                 "ChatStore",
                 "ChatRealtime",
+                "ChatConfiguration",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
@@ -68,7 +81,6 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -76,6 +88,9 @@ let package = Package(
             name: "chatd",
             dependencies: [
                 "ChatServer",
+                "ChatConfiguration",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -110,10 +125,16 @@ let package = Package(
             name: "ChatServerTests",
             dependencies: [
                 "ChatServer",
+                "ChatConfiguration",
                 "ChatStore",
                 "ChatCore",
                 "ChatRealtime",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import ChatConfiguration
 import ChatCore
 import ChatRealtime
 import ChatStore
@@ -13,7 +14,7 @@ import ServiceLifecycle
 public func buildApplication(
     config: ChatConfig, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
-    let services = try await makeServices(config: config, logger: logger)
+    let services = try await ChatServices.make(config: config, logger: logger)
     let router = makeRouter(services)
     let maintenance = MaintenanceService(store: services.store, logger: logger)
     let gateway = RealtimeGateway(
@@ -37,28 +38,6 @@ public func buildApplication(
         logger: logger)
 }
 
-func makeServices(config: ChatConfig, logger: Logger) async throws -> ChatServices {
-    let dataDirectory = URL(fileURLWithPath: config.storage.dataDirectory, isDirectory: true)
-    let store = try Store(
-        directory: dataDirectory.appendingPathComponent("db", isDirectory: true), durability: config.storage.durability,
-        limits: config.storeLimits)
-    let secret = try serverSecret(config: config, dataDirectory: dataDirectory)
-    let tokens = await TokenIssuer(
-        secret: secret, accessSeconds: config.auth.accessTokenSeconds, refreshSeconds: config.auth.refreshTokenSeconds)
-    let external = config.external.isEnabled ? try await ExternalTokenVerifier(config.external) : nil
-    let otpKey = SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Data("chatd otp".utf8), using: SymmetricKey(data: Data(secret.utf8))))
-    return ChatServices(
-        config: config, store: store, tokens: tokens,
-        passwords: try await PasswordHasher(cost: config.auth.bcryptCost),
-        codes: OneTimeCodes(
-            store: store, config: config.otp, key: otpKey, logToConsole: config.isDevelopmentDefault, logger: logger,
-            perDestination: RateLimiter(capacity: config.otp.requestsPerHour, per: 3600)),
-        authenticator: Authenticator(tokens: tokens, external: external, store: store),
-        messages: MessageService(
-            store: store, sendLimiter: RateLimiter(capacity: config.limits.messagesPerMinute, per: 60)),
-        logger: logger)
-}
-
 func makeRouter(_ services: ChatServices) -> Router<ChatRequestContext> {
     let router = Router(context: ChatRequestContext.self)
     let routes = RouteTable()
@@ -78,57 +57,4 @@ func makeRouter(_ services: ChatServices) -> Router<ChatRequestContext> {
     }
     routes.load(router.routes)
     return router
-}
-
-/// The HS256 secret of chatd's own tokens: from the config, else generated once and kept (mode 0600) in the data
-/// folder, so tokens stay valid across restarts.
-func serverSecret(config: ChatConfig, dataDirectory: URL) throws -> String {
-    if !config.auth.jwtSecret.isEmpty { return config.auth.jwtSecret }
-    let file = dataDirectory.appendingPathComponent("jwt-secret")
-    if let existing = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-        existing.utf8.count >= 32
-    {
-        return existing
-    }
-    try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
-    let secret = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64URLEncoded()
-    guard
-        FileManager.default.createFile(
-            atPath: file.path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
-    else { throw StoreError("cannot write \(file.path)") }
-    return secret
-}
-
-/// Keeps the store open for the life of the server and closes it after everything else has stopped.
-struct StoreService: Service {
-    let store: Store
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        try await store.checkpoint()
-        try store.close()
-    }
-}
-
-/// Hourly housekeeping: prunes events past retention (also right at start-up, after a long stop) and truncates the
-/// WAL (not at start-up: the checkpointer keeps it short, and a truncating checkpoint waits for the writer).
-struct MaintenanceService: Service {
-    let store: Store
-    let logger: Logger
-
-    func run() async throws {
-        var firstRound = true
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                let cutoff = Clock.nowMillis() - Millis(store.limits.eventRetentionDays) * 86_400_000
-                let pruned = try await store.pruneEvents(olderThan: cutoff)
-                if pruned > 0 { logger.info("pruned old events", metadata: ["count": "\(pruned)"]) }
-                if !firstRound { try await store.checkpoint() }
-            } catch {
-                logger.error("maintenance failed", metadata: ["error": "\(error)"])
-            }
-            firstRound = false
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
-        }
-    }
 }

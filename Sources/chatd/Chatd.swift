@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatConfiguration
 import ChatServer
 import Foundation
 import Hummingbird

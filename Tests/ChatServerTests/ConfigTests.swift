@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import ChatConfiguration
 @testable import ChatServer
 
 /// The configuration reader: the shipped file, precise errors, environment overrides.

@@ -9,7 +9,7 @@ import Testing
     @Test func documentAndRouterNameTheSameRoutes() async throws {
         let config = testConfig()
         defer { try? FileManager.default.removeItem(atPath: config.storage.dataDirectory) }
-        let services = try await makeServices(config: config, logger: Logger(label: "test"))
+        let services = try await ChatServices.make(config: config, logger: Logger(label: "test"))
         let router = makeRouter(services)
         let served = Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" })
         let documented = try Self.documentedRoutes()

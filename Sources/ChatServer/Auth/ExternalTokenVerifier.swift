@@ -1,3 +1,4 @@
+import ChatConfiguration
 import ChatCore
 import Foundation
 import JWTKit

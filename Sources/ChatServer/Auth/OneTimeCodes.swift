@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ChatConfiguration
 import ChatCore
 import ChatStore
 import Crypto

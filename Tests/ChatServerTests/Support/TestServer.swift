@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import Testing
 
+@testable import ChatConfiguration
 @testable import ChatServer
 
 /// A configuration for tests: a fresh data folder, port 0, cheap bcrypt, generous limits.

@@ -5,16 +5,22 @@ import ChatStore
 /// `etc/chatd.toml` documents every key; `ConfigReader` reads them from TOML and `CHATD_*` variables.
 public struct ChatConfig: Sendable, Equatable {
     public struct Server: Sendable, Equatable {
+        public init() {}
+
         public var host = "127.0.0.1"
         public var port = 8080
     }
 
     public struct Storage: Sendable, Equatable {
+        public init() {}
+
         public var dataDirectory = "./chatd-data"
         public var durability = Durability.full
     }
 
     public struct Auth: Sendable, Equatable {
+        public init() {}
+
         /// HS256 secret for chatd's own access tokens; generated and kept in the data folder when empty.
         public var jwtSecret = ""
         public var accessTokenSeconds = 900
@@ -25,6 +31,8 @@ public struct ChatConfig: Sendable, Equatable {
     }
 
     public struct OTP: Sendable, Equatable {
+        public init() {}
+
         /// Where codes are POSTed for delivery; empty means "write them to the log" (development only).
         public var webhookURL = ""
         public var codeSeconds = 300
@@ -35,16 +43,29 @@ public struct ChatConfig: Sendable, Equatable {
 
     /// Tokens minted by the app's own backend ("bring your own auth").
     public struct ExternalAuth: Sendable, Equatable {
-        public var issuer = ""
-        public var audience = ""
-        public var algorithm = "HS256"
-        public var secret = ""
-        public var publicKeyFile = ""
+        public var issuer: String
+        public var audience: String
+        public var algorithm: String
+        public var secret: String
+        public var publicKeyFile: String
+
+        public init(
+            issuer: String = "", audience: String = "", algorithm: String = "HS256", secret: String = "",
+            publicKeyFile: String = ""
+        ) {
+            self.issuer = issuer
+            self.audience = audience
+            self.algorithm = algorithm
+            self.secret = secret
+            self.publicKeyFile = publicKeyFile
+        }
 
         public var isEnabled: Bool { !issuer.isEmpty }
     }
 
     public struct Limits: Sendable, Equatable {
+        public init() {}
+
         public var maxBodyBytes = 64 * 1024
         public var maxMessageBytes = 4096
         public var maxGroupMembers = 1000
@@ -53,10 +74,14 @@ public struct ChatConfig: Sendable, Equatable {
     }
 
     public struct Events: Sendable, Equatable {
+        public init() {}
+
         public var retentionDays = 30
     }
 
     public struct Log: Sendable, Equatable {
+        public init() {}
+
         public var level = "info"
     }
 
@@ -76,13 +101,13 @@ public struct ChatConfig: Sendable, Equatable {
     public init() {}
 
     /// The gateway's limits, with the message size it tells clients in `welcome`.
-    var realtimeLimits: RealtimeLimits {
+    public var realtimeLimits: RealtimeLimits {
         var limits = realtime
         limits.maxMessageBytes = self.limits.maxMessageBytes
         return limits
     }
 
-    var storeLimits: StoreLimits {
+    public var storeLimits: StoreLimits {
         StoreLimits(
             maxMessageBytes: limits.maxMessageBytes, maxGroupMembers: limits.maxGroupMembers,
             eventRetentionDays: events.retentionDays)

@@ -1,0 +1,30 @@
+import ChatConfiguration
+import ChatStore
+import Crypto
+import Foundation
+import Logging
+
+extension ChatServices {
+    /// Opens the store and builds every service from the configuration.
+    static func make(config: ChatConfig, logger: Logger) async throws -> ChatServices {
+        let dataDirectory = URL(fileURLWithPath: config.storage.dataDirectory, isDirectory: true)
+        let store = try Store(
+            directory: dataDirectory.appendingPathComponent("db", isDirectory: true), durability: config.storage.durability,
+            limits: config.storeLimits)
+        let secret = try serverSecret(config: config, dataDirectory: dataDirectory)
+        let tokens = await TokenIssuer(
+            secret: secret, accessSeconds: config.auth.accessTokenSeconds, refreshSeconds: config.auth.refreshTokenSeconds)
+        let external = config.external.isEnabled ? try await ExternalTokenVerifier(config.external) : nil
+        let otpKey = SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Data("chatd otp".utf8), using: SymmetricKey(data: Data(secret.utf8))))
+        return ChatServices(
+            config: config, store: store, tokens: tokens,
+            passwords: try await PasswordHasher(cost: config.auth.bcryptCost),
+            codes: OneTimeCodes(
+                store: store, config: config.otp, key: otpKey, logToConsole: config.isDevelopmentDefault, logger: logger,
+                perDestination: RateLimiter(capacity: config.otp.requestsPerHour, per: 3600)),
+            authenticator: Authenticator(tokens: tokens, external: external, store: store),
+            messages: MessageService(
+                store: store, sendLimiter: RateLimiter(capacity: config.limits.messagesPerMinute, per: 60)),
+            logger: logger)
+    }
+}

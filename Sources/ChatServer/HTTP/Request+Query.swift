@@ -1,0 +1,13 @@
+import ChatCore
+import Hummingbird
+
+/// Query-string parameters, with the same clear 400 as bodies when they are malformed.
+extension Request {
+    func query<T: LosslessStringConvertible>(_ name: String, as type: T.Type) throws -> T? {
+        guard let raw = uri.queryParameters.get(name) else { return nil }
+        guard let value = T(raw) else {
+            throw ChatError.invalid("query parameter '\(name)' is not valid: '\(raw)'")
+        }
+        return value
+    }
+}
