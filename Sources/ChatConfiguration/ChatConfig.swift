@@ -108,8 +108,6 @@ public struct ChatConfig: Sendable, Equatable {
     }
 
     public var storeLimits: StoreLimits {
-        StoreLimits(
-            maxMessageBytes: limits.maxMessageBytes, maxGroupMembers: limits.maxGroupMembers,
-            eventRetentionDays: events.retentionDays)
+        StoreLimits(maxGroupMembers: limits.maxGroupMembers, eventRetentionDays: events.retentionDays)
     }
 }

@@ -46,7 +46,7 @@ func makeRouter(_ services: ChatServices) -> Router<ChatRequestContext> {
     let authLimiter = RateLimiter(capacity: services.config.limits.authRequestsPerMinute, per: 60)
     AuthRoutes(services: services).register(on: router, limiter: authLimiter, authenticated: authenticated)
     ServerRoutes(services: services).register(on: router)
-    let api = router.group("v1").add(middleware: authenticated)
+    let api = router.group("v1").add(middleware: authenticated).group(context: AuthenticatedContext.self)
     UserRoutes(services: services).register(on: api)
     ConversationRoutes(services: services).register(on: api)
     MessageRoutes(services: services).register(on: api)

@@ -16,15 +16,20 @@ extension ChatServices {
             secret: secret, accessSeconds: config.auth.accessTokenSeconds, refreshSeconds: config.auth.refreshTokenSeconds)
         let external = config.external.isEnabled ? try await ExternalTokenVerifier(config.external) : nil
         let otpKey = SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Data("chatd otp".utf8), using: SymmetricKey(data: Data(secret.utf8))))
+        let codes = OneTimeCodes(
+            store: store, config: config.otp, key: otpKey, logToConsole: config.isDevelopmentDefault, logger: logger,
+            perDestination: RateLimiter(capacity: config.otp.requestsPerHour, per: 3600))
         return ChatServices(
-            config: config, store: store, tokens: tokens,
-            passwords: try await PasswordHasher(cost: config.auth.bcryptCost),
-            codes: OneTimeCodes(
-                store: store, config: config.otp, key: otpKey, logToConsole: config.isDevelopmentDefault, logger: logger,
-                perDestination: RateLimiter(capacity: config.otp.requestsPerHour, per: 3600)),
+            config: config,
             authenticator: Authenticator(tokens: tokens, external: external, store: store),
+            accounts: AccountService(
+                store: store, tokens: tokens, passwords: try await PasswordHasher(cost: config.auth.bcryptCost),
+                codes: codes, logger: logger),
+            conversations: ConversationService(store: store),
             messages: MessageService(
-                store: store, sendLimiter: RateLimiter(capacity: config.limits.messagesPerMinute, per: 60)),
-            logger: logger)
+                store: store, maxMessageBytes: config.limits.maxMessageBytes,
+                sendLimiter: RateLimiter(capacity: config.limits.messagesPerMinute, per: 60)),
+            sync: SyncService(store: store),
+            store: store, logger: logger)
     }
 }

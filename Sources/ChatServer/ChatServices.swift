@@ -1,29 +1,21 @@
 import ChatConfiguration
-import ChatCore
 import ChatStore
-import Hummingbird
 import Logging
 
-/// The shared services every route uses, built once by `buildApplication`.
+/// The services of chatd, one per feature, built once by `ChatServices.make`. Each owns the validation,
+/// authorization and rate limits of its operations for both transports: the REST routes and the WebSocket frames
+/// only translate to its calls.
 struct ChatServices: Sendable {
     let config: ChatConfig
-    let store: Store
-    let tokens: TokenIssuer
-    let passwords: PasswordHasher
-    let codes: OneTimeCodes
     let authenticator: Authenticator
+    let accounts: AccountService
+    let conversations: ConversationService
     let messages: MessageService
+    let sync: SyncService
+    /// For the realtime gateway's own reads and writes (memberships, presence, last seen) and maintenance.
+    let store: Store
     let logger: Logger
 
+    /// The largest JSON body a route reads.
     var maxBody: Int { config.limits.maxBodyBytes }
-
-    /// Starts a login session for `user` and returns its first tokens.
-    func signIn(_ user: UserProfile) async throws -> TokenResponse {
-        let refresh = tokens.newRefreshToken()
-        let session = try await store.startSession(
-            user: user.id, refreshTokenHash: refresh.hash, expiresAt: tokens.refreshExpiry())
-        return TokenResponse(
-            user: user, accessToken: try await tokens.accessToken(user: user.id, session: session),
-            refreshToken: refresh.token, expiresIn: tokens.accessSeconds)
-    }
 }

@@ -18,7 +18,8 @@ public struct HistoryPage: Sendable, Equatable {
 
 /// Messages: send, history, edit, delete, reactions and receipts.
 extension Store {
-    /// Sends a text message. Durable when it returns; the same `(sender, client_id)` always returns the original.
+    /// Sends a text message (already validated by the caller). Durable when it returns; the same
+    /// `(sender, client_id)` always returns the original.
     public func sendMessage(
         sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq? = nil
     ) async throws -> SendResult {
@@ -35,16 +36,6 @@ extension Store {
         sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq?,
         completion: @escaping @Sendable (Result<SendResult, any Error>) -> Void
     ) {
-        let validated: (text: String, clientId: String)
-        do {
-            validated = (
-                try Validate.messageText(text, maxBytes: limits.maxMessageBytes), try Validate.clientID(clientId)
-            )
-            if let replyTo { _ = try Validate.positive(replyTo, field: "reply_to") }
-        } catch {
-            return completion(.failure(error))
-        }
-        let (text, clientId) = validated
         writer.submit({ db, log in
             if let original = try Self.message(db, sender: sender, clientId: clientId) {
                 guard original.conversationId == conversation else {
@@ -138,12 +129,11 @@ extension Store {
         }
     }
 
-    /// Replaces the text of one's own message.
+    /// Replaces the text of one's own message (already validated by the caller).
     public func editMessage(conversation: ConversationID, seq: Seq, text: String, editor: UserID) async throws
         -> Message
     {
-        let text = try Validate.messageText(text, maxBytes: limits.maxMessageBytes)
-        return try await write { db, log in
+        try await write { db, log in
             _ = try Membership.require(db, conversation: conversation, user: editor)
             var message = try Self.requireMessage(db, conversation: conversation, seq: seq)
             guard message.senderId == editor else { throw ChatError.forbidden("only the sender edits a message") }
@@ -193,8 +183,7 @@ extension Store {
     public func react(
         _ emoji: String, add: Bool, conversation: ConversationID, seq: Seq, user: UserID
     ) async throws -> Message {
-        let emoji = try Validate.emoji(emoji)
-        return try await write { db, log in
+        try await write { db, log in
             _ = try Membership.require(db, conversation: conversation, user: user)
             var message = try Self.requireMessage(db, conversation: conversation, seq: seq)
             guard message.deletedAt == nil else { throw ChatError(.conflict, "message \(seq) was deleted") }
@@ -228,8 +217,7 @@ extension Store {
     public func markReceipt(_ receipt: Receipt, upTo seq: Seq, conversation: ConversationID, user: UserID)
         async throws -> (lastReadSeq: Seq, lastDeliveredSeq: Seq)
     {
-        _ = try Validate.positive(seq, field: "seq")
-        return try await write { db, log in
+        try await write { db, log in
             let membership = try Membership.require(db, conversation: conversation, user: user)
             let lastSeq = try Seq.fetchOne(
                 db, sql: "SELECT last_seq FROM conversations WHERE id = ?", arguments: [conversation]) ?? 0

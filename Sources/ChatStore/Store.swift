@@ -91,15 +91,13 @@ public final class Store: Sendable {
     }
 }
 
-/// Limits the store enforces inside its transactions.
+/// Limits the store enforces inside its transactions (the input rules live in the services that call it).
 public struct StoreLimits: Sendable {
-    public var maxMessageBytes: Int
     public var maxGroupMembers: Int
     /// Events older than this are pruned; a sync from before them answers `reset_required`.
     public var eventRetentionDays: Int
 
-    public init(maxMessageBytes: Int = 4096, maxGroupMembers: Int = 1000, eventRetentionDays: Int = 30) {
-        self.maxMessageBytes = maxMessageBytes
+    public init(maxGroupMembers: Int = 1000, eventRetentionDays: Int = 30) {
         self.maxGroupMembers = maxGroupMembers
         self.eventRetentionDays = eventRetentionDays
     }

@@ -7,7 +7,7 @@ import NIOCore
 public struct ChatRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
-    /// Set by `AuthMiddleware` on authenticated routes.
+    /// Set by `AuthMiddleware`; routes behind it read it from `AuthenticatedContext`.
     public var identity: Identity?
 
     public init(source: ApplicationRequestContextSource) {
@@ -19,12 +19,6 @@ public struct ChatRequestContext: RequestContext {
     public var maxUploadSize: Int { 16 << 20 }
     public var requestDecoder: JSONDecoder { ChatJSON.decoder() }
     public var responseEncoder: JSONEncoder { ChatJSON.encoder() }
-
-    /// The authenticated caller; only reachable behind `AuthMiddleware`.
-    func requireIdentity() throws -> Identity {
-        guard let identity else { throw ChatError.unauthorized }
-        return identity
-    }
 
     /// The client's IP address, the key of per-IP limits.
     var clientIP: String {

@@ -16,11 +16,11 @@ struct RealtimeServices: RealtimeBackend {
     }
 
     func headCursor() async throws -> EventCursor {
-        try await services.store.headCursor()
+        try await services.sync.head()
     }
 
     func events(for user: UserID, after cursor: EventCursor, limit: Int) async throws -> SyncPage {
-        try await services.store.sync(user: user, after: cursor, limit: limit)
+        try await services.sync.page(for: user, after: cursor, limit: limit)
     }
 
     func perform(

@@ -5,6 +5,7 @@ import Hummingbird
 /// `/v1/auth`: register, log in, refresh, log out, one-time codes. Rate-limited per IP.
 struct AuthRoutes {
     let services: ChatServices
+    private var accounts: AccountService { services.accounts }
 
     func register(on router: Router<ChatRequestContext>, limiter: RateLimiter, authenticated: AuthMiddleware) {
         let group = router.group("v1/auth").add(middleware: RateLimitMiddleware(limiter: limiter))
@@ -13,7 +14,7 @@ struct AuthRoutes {
         group.post("refresh", use: refresh)
         group.post("otp/request", use: requestCode)
         group.post("otp/verify", use: verifyCode)
-        group.add(middleware: authenticated).post("logout", use: logout)
+        group.add(middleware: authenticated).group(context: AuthenticatedContext.self).post("logout", use: logout)
     }
 
     struct RegisterRequest: Decodable {
@@ -26,12 +27,9 @@ struct AuthRoutes {
         -> EditedResponse<TokenResponse>
     {
         let body = try await request.decodeJSON(RegisterRequest.self, limit: services.maxBody)
-        let handle = try Validate.handle(body.handle)
-        let password = try Validate.password(body.password)
-        let displayName = try Validate.displayName(body.displayName ?? handle)
-        let hash = try await services.passwords.hash(password)
-        let user = try await services.store.createUser(handle: handle, displayName: displayName, passwordHash: hash)
-        return EditedResponse(status: .created, response: try await services.signIn(user))
+        let tokens = try await accounts.register(
+            handle: body.handle, password: body.password, displayName: body.displayName)
+        return EditedResponse(status: .created, response: tokens)
     }
 
     struct LoginRequest: Decodable {
@@ -41,14 +39,7 @@ struct AuthRoutes {
 
     @Sendable func login(_ request: Request, context: ChatRequestContext) async throws -> TokenResponse {
         let body = try await request.decodeJSON(LoginRequest.self, limit: services.maxBody)
-        let refused = ChatError(.unauthorized, "wrong handle or password")
-        guard body.password.utf8.count <= 72, let (user, hash) = try await services.store.credentials(handle: body.handle)
-        else {
-            try await services.passwords.verifyAgainstNothing(body.password)
-            throw refused
-        }
-        guard try await services.passwords.verify(body.password, hash: hash) else { throw refused }
-        return try await services.signIn(try await services.store.profile(id: user))
+        return try await accounts.login(handle: body.handle, password: body.password)
     }
 
     struct RefreshRequest: Decodable {
@@ -57,35 +48,12 @@ struct AuthRoutes {
 
     @Sendable func refresh(_ request: Request, context: ChatRequestContext) async throws -> TokenResponse {
         let body = try await request.decodeJSON(RefreshRequest.self, limit: services.maxBody)
-        let successor = services.tokens.newRefreshToken()
-        let outcome = try await services.store.rotateRefreshToken(
-            TokenIssuer.hash(body.refreshToken), successorHash: successor.hash,
-            expiresAt: services.tokens.refreshExpiry())
-        switch outcome {
-        case .rotated(let user, let session):
-            return TokenResponse(
-                user: try await services.store.profile(id: user),
-                accessToken: try await services.tokens.accessToken(user: user, session: session),
-                refreshToken: successor.token, expiresIn: services.tokens.accessSeconds)
-        case .reused:
-            services.logger.warning("refresh token reuse: session revoked")
-            throw ChatError(.unauthorized, "this refresh token was already used; the session has been revoked")
-        case .expired:
-            throw ChatError(.unauthorized, "the refresh token has expired; sign in again")
-        case .revoked:
-            throw ChatError(.unauthorized, "this session has ended; sign in again")
-        case .unknown:
-            throw ChatError(.unauthorized, "unknown refresh token")
-        }
+        return try await accounts.refresh(body.refreshToken)
     }
 
     /// Ends the caller's session: its refresh token and every access token of it stop working.
-    @Sendable func logout(_ request: Request, context: ChatRequestContext) async throws -> NoContent {
-        let identity = try context.requireIdentity()
-        guard let session = identity.sessionId else {
-            throw ChatError.invalid("tokens minted by your backend have no chatd session to end")
-        }
-        try await services.store.revokeSession(session, reason: "logout")
+    @Sendable func logout(_ request: Request, context: AuthenticatedContext) async throws -> NoContent {
+        try await accounts.logout(context.identity)
         return NoContent()
     }
 
@@ -98,8 +66,7 @@ struct AuthRoutes {
         -> EditedResponse<CodeRequested>
     {
         let body = try await request.decodeJSON(CodeRequest.self, limit: services.maxBody)
-        let destination = try Validate.otpDestination(body.destination, channel: body.channel)
-        try await services.codes.request(channel: body.channel, destination: destination)
+        let destination = try await accounts.requestCode(channel: body.channel, destination: body.destination)
         return EditedResponse(
             status: .accepted, response: CodeRequested(destination: destination, expiresIn: services.config.otp.codeSeconds))
     }
@@ -117,8 +84,6 @@ struct AuthRoutes {
 
     @Sendable func verifyCode(_ request: Request, context: ChatRequestContext) async throws -> TokenResponse {
         let body = try await request.decodeJSON(CodeVerification.self, limit: services.maxBody)
-        let destination = try Validate.otpDestination(body.destination, channel: body.channel)
-        let user = try await services.codes.verify(destination: destination, code: body.code)
-        return try await services.signIn(user)
+        return try await accounts.verifyCode(channel: body.channel, destination: body.destination, code: body.code)
     }
 }

@@ -7,7 +7,7 @@ import Hummingbird
 struct MessageRoutes {
     let services: ChatServices
 
-    func register(on group: RouterGroup<ChatRequestContext>) {
+    func register(on group: RouterGroup<AuthenticatedContext>) {
         let messages = "conversations/{conversation_id}/messages"
         group.post(RouterPath(messages), use: send)
         group.get(RouterPath(messages), use: history)
@@ -36,8 +36,8 @@ struct MessageRoutes {
     }
 
     /// 201 for a new message, 200 with the original for a repeated `client_id`.
-    @Sendable func send(_ request: Request, context: ChatRequestContext) async throws -> EditedResponse<SendResponse> {
-        let sender = try context.requireIdentity().userId
+    @Sendable func send(_ request: Request, context: AuthenticatedContext) async throws -> EditedResponse<SendResponse> {
+        let sender = context.user
         let id = try context.parameters.id("conversation_id", "conversation")
         let body = try await request.decodeJSON(SendRequest.self, limit: services.maxBody)
         let result = try await messages.send(
@@ -45,15 +45,11 @@ struct MessageRoutes {
         return EditedResponse(status: result.duplicate ? .ok : .created, response: result)
     }
 
-    @Sendable func history(_ request: Request, context: ChatRequestContext) async throws -> HistoryResponse {
+    @Sendable func history(_ request: Request, context: AuthenticatedContext) async throws -> HistoryResponse {
         let id = try context.parameters.id("conversation_id", "conversation")
-        let limit = try Validate.limit(try request.query("limit", as: Int.self), default: 50, max: 100)
-        let before = try request.query("before", as: Seq.self)
-        let after = try request.query("after", as: Seq.self)
-        if let before { _ = try Validate.positive(before, field: "before") }
-        if let after, after < 0 { throw ChatError.invalid("after must not be negative") }
-        let page = try await services.store.history(
-            conversation: id, for: try context.requireIdentity().userId, before: before, after: after, limit: limit)
+        let page = try await messages.history(
+            conversation: id, for: context.user, before: try request.query("before", as: Seq.self),
+            after: try request.query("after", as: Seq.self), limit: try request.query("limit", as: Int.self))
         return HistoryResponse(messages: page.messages, hasMore: page.hasMore)
     }
 
@@ -61,56 +57,56 @@ struct MessageRoutes {
         var text: String
     }
 
-    @Sendable func edit(_ request: Request, context: ChatRequestContext) async throws -> MessageResponse {
+    @Sendable func edit(_ request: Request, context: AuthenticatedContext) async throws -> MessageResponse {
         let id = try context.parameters.id("conversation_id", "conversation")
         let seq = try context.parameters.id("seq", "message")
         let body = try await request.decodeJSON(EditRequest.self, limit: services.maxBody)
         return try await messages.edit(
-            conversation: id, seq: seq, text: body.text, editor: try context.requireIdentity().userId)
+            conversation: id, seq: seq, text: body.text, editor: context.user)
     }
 
-    @Sendable func delete(_ request: Request, context: ChatRequestContext) async throws -> MessageResponse {
+    @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> MessageResponse {
         let id = try context.parameters.id("conversation_id", "conversation")
         let seq = try context.parameters.id("seq", "message")
-        return try await messages.delete(conversation: id, seq: seq, actor: try context.requireIdentity().userId)
+        return try await messages.delete(conversation: id, seq: seq, actor: context.user)
     }
 
-    @Sendable func addReaction(_ request: Request, context: ChatRequestContext) async throws -> MessageResponse {
+    @Sendable func addReaction(_ request: Request, context: AuthenticatedContext) async throws -> MessageResponse {
         try await react(add: true, context)
     }
 
-    @Sendable func removeReaction(_ request: Request, context: ChatRequestContext) async throws -> MessageResponse {
+    @Sendable func removeReaction(_ request: Request, context: AuthenticatedContext) async throws -> MessageResponse {
         try await react(add: false, context)
     }
 
     /// The emoji travels percent-encoded in the path.
-    private func react(add: Bool, _ context: ChatRequestContext) async throws -> MessageResponse {
+    private func react(add: Bool, _ context: AuthenticatedContext) async throws -> MessageResponse {
         let id = try context.parameters.id("conversation_id", "conversation")
         let seq = try context.parameters.id("seq", "message")
         let raw = context.parameters.get("emoji") ?? ""
         let emoji = raw.removingPercentEncoding ?? raw
         return try await messages.react(
-            emoji, add: add, conversation: id, seq: seq, user: try context.requireIdentity().userId)
+            emoji, add: add, conversation: id, seq: seq, user: context.user)
     }
 
     struct ReceiptRequest: Decodable {
         var seq: Seq
     }
 
-    @Sendable func markRead(_ request: Request, context: ChatRequestContext) async throws -> ReceiptResponse {
+    @Sendable func markRead(_ request: Request, context: AuthenticatedContext) async throws -> ReceiptResponse {
         try await receipt(.read, request, context)
     }
 
-    @Sendable func markDelivered(_ request: Request, context: ChatRequestContext) async throws -> ReceiptResponse {
+    @Sendable func markDelivered(_ request: Request, context: AuthenticatedContext) async throws -> ReceiptResponse {
         try await receipt(.delivered, request, context)
     }
 
-    private func receipt(_ kind: Store.Receipt, _ request: Request, _ context: ChatRequestContext) async throws
+    private func receipt(_ kind: Store.Receipt, _ request: Request, _ context: AuthenticatedContext) async throws
         -> ReceiptResponse
     {
         let id = try context.parameters.id("conversation_id", "conversation")
         let body = try await request.decodeJSON(ReceiptRequest.self, limit: services.maxBody)
         return try await messages.markReceipt(
-            kind, upTo: body.seq, conversation: id, user: try context.requireIdentity().userId)
+            kind, upTo: body.seq, conversation: id, user: context.user)
     }
 }

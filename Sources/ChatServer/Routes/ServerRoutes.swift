@@ -1,5 +1,4 @@
 import ChatCore
-import ChatStore
 import Hummingbird
 
 /// `/v1/server`: the app's own backend, with the server API key, creates users and mints chatd tokens for them.
@@ -22,20 +21,15 @@ struct ServerRoutes {
         -> EditedResponse<UserRoutes.UserResponse>
     {
         let body = try await request.decodeJSON(NewUser.self, limit: services.maxBody)
-        let handle = try Validate.handle(body.handle)
-        let displayName = try Validate.displayName(body.displayName ?? handle)
-        var hash: String?
-        if let password = body.password {
-            hash = try await services.passwords.hash(try Validate.password(password))
-        }
-        let user = try await services.store.createUser(handle: handle, displayName: displayName, passwordHash: hash)
+        let user = try await services.accounts.create(
+            handle: body.handle, displayName: body.displayName, password: body.password)
         return EditedResponse(status: .created, response: UserRoutes.UserResponse(user: user))
     }
 
     @Sendable func mintTokens(_ request: Request, context: ChatRequestContext) async throws
         -> EditedResponse<TokenResponse>
     {
-        let user = try await services.store.profile(id: try context.parameters.id("user_id", "user"))
-        return EditedResponse(status: .created, response: try await services.signIn(user))
+        let tokens = try await services.accounts.mintTokens(for: try context.parameters.id("user_id", "user"))
+        return EditedResponse(status: .created, response: tokens)
     }
 }

@@ -1,12 +1,12 @@
 import ChatCore
-import ChatStore
 import Hummingbird
 
 /// `/v1/me` and `/v1/users`: profiles, lookup by handle, blocks.
 struct UserRoutes {
     let services: ChatServices
+    private var accounts: AccountService { services.accounts }
 
-    func register(on group: RouterGroup<ChatRequestContext>) {
+    func register(on group: RouterGroup<AuthenticatedContext>) {
         group.get("me", use: me)
         group.patch("me", use: updateMe)
         group.get("me/blocks", use: blocks)
@@ -24,45 +24,38 @@ struct UserRoutes {
         var users: [UserProfile]
     }
 
-    @Sendable func me(_ request: Request, context: ChatRequestContext) async throws -> UserResponse {
-        UserResponse(user: try await services.store.profile(id: try context.requireIdentity().userId))
+    @Sendable func me(_ request: Request, context: AuthenticatedContext) async throws -> UserResponse {
+        UserResponse(user: try await accounts.profile(context.user))
     }
 
     struct ProfileUpdate: Decodable {
         var displayName: String
     }
 
-    @Sendable func updateMe(_ request: Request, context: ChatRequestContext) async throws -> UserResponse {
+    @Sendable func updateMe(_ request: Request, context: AuthenticatedContext) async throws -> UserResponse {
         let body = try await request.decodeJSON(ProfileUpdate.self, limit: services.maxBody)
-        let name = try Validate.displayName(body.displayName)
-        return UserResponse(
-            user: try await services.store.updateDisplayName(user: try context.requireIdentity().userId, to: name))
+        return UserResponse(user: try await accounts.rename(context.user, to: body.displayName))
     }
 
-    @Sendable func user(_ request: Request, context: ChatRequestContext) async throws -> UserResponse {
-        _ = try context.requireIdentity()
-        return UserResponse(user: try await services.store.profile(id: try context.parameters.id("user_id", "user")))
+    @Sendable func user(_ request: Request, context: AuthenticatedContext) async throws -> UserResponse {
+        UserResponse(user: try await accounts.profile(try context.parameters.id("user_id", "user")))
     }
 
-    @Sendable func byHandle(_ request: Request, context: ChatRequestContext) async throws -> UserResponse {
-        _ = try context.requireIdentity()
-        let handle = context.parameters.get("handle") ?? ""
-        return UserResponse(user: try await services.store.profile(handle: handle))
+    @Sendable func byHandle(_ request: Request, context: AuthenticatedContext) async throws -> UserResponse {
+        UserResponse(user: try await accounts.profile(handle: context.parameters.get("handle") ?? ""))
     }
 
-    @Sendable func block(_ request: Request, context: ChatRequestContext) async throws -> NoContent {
-        try await services.store.block(
-            user: try context.requireIdentity().userId, target: try context.parameters.id("user_id", "user"))
+    @Sendable func block(_ request: Request, context: AuthenticatedContext) async throws -> NoContent {
+        try await accounts.block(try context.parameters.id("user_id", "user"), by: context.user)
         return NoContent()
     }
 
-    @Sendable func unblock(_ request: Request, context: ChatRequestContext) async throws -> NoContent {
-        try await services.store.unblock(
-            user: try context.requireIdentity().userId, target: try context.parameters.id("user_id", "user"))
+    @Sendable func unblock(_ request: Request, context: AuthenticatedContext) async throws -> NoContent {
+        try await accounts.unblock(try context.parameters.id("user_id", "user"), by: context.user)
         return NoContent()
     }
 
-    @Sendable func blocks(_ request: Request, context: ChatRequestContext) async throws -> UsersResponse {
-        UsersResponse(users: try await services.store.blockedUsers(of: try context.requireIdentity().userId))
+    @Sendable func blocks(_ request: Request, context: AuthenticatedContext) async throws -> UsersResponse {
+        UsersResponse(users: try await accounts.blocked(by: context.user))
     }
 }

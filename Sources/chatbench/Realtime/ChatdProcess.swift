@@ -29,7 +29,7 @@ final class ChatdProcess: @unchecked Sendable {
     /// through the real store, before the server starts.
     func seed(users count: Int, build: (Store, [UserID]) async throws -> Void = { _, _ in }) async throws -> [SeededUser] {
         let store = try Store(directory: dataDirectory.appendingPathComponent("db"), durability: .normal,
-                              limits: StoreLimits(maxMessageBytes: 4096, maxGroupMembers: 20_000, eventRetentionDays: 30))
+                              limits: StoreLimits(maxGroupMembers: 20_000, eventRetentionDays: 30))
         let issuer = await TokenIssuer(secret: Self.secret, accessSeconds: 4 * 3600, refreshSeconds: 86_400)
         var users: [SeededUser] = []
         let chunk = 256

@@ -7,6 +7,8 @@ import Hummingbird
 /// way it came.
 struct MessageService: Sendable {
     let store: Store
+    /// `limits.max_message_bytes`.
+    let maxMessageBytes: Int
     /// Per-user send limit (`limits.messages_per_minute`).
     let sendLimiter: RateLimiter
 
@@ -46,10 +48,15 @@ struct MessageService: Sendable {
     /// The same send, answered by calling `completion` from the store's writer queue: the WebSocket path, which
     /// hands the answer straight to the socket's event loop without a Task per message.
     func send(
-        sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq?,
+        sender: UserID, conversation: ConversationID, clientId rawClientId: String, text rawText: String, replyTo: Seq?,
         completion: @escaping @Sendable (Result<SendResponse, any Error>) -> Void
     ) {
+        let text: String
+        let clientId: String
         do {
+            text = try Validate.messageText(rawText, maxBytes: maxMessageBytes)
+            clientId = try Validate.clientID(rawClientId)
+            if let replyTo { _ = try Validate.positive(replyTo, field: "reply_to") }
             try sendLimiter.enforce("user:\(sender)", what: "messages")
         } catch {
             return completion(.failure(error))
@@ -61,8 +68,21 @@ struct MessageService: Sendable {
         }
     }
 
+    /// A page of history: with `after`, the messages following that seq; with `before`, those preceding it; with
+    /// neither, the latest.
+    func history(conversation: ConversationID, for user: UserID, before: Seq?, after: Seq?, limit: Int?)
+        async throws -> HistoryPage
+    {
+        let limit = try Validate.limit(limit, default: 50, max: 100)
+        if let before { _ = try Validate.positive(before, field: "before") }
+        if let after, after < 0 { throw ChatError.invalid("after must not be negative") }
+        return try await store.history(conversation: conversation, for: user, before: before, after: after, limit: limit)
+    }
+
     func edit(conversation: ConversationID, seq: Seq, text: String, editor: UserID) async throws -> MessageResponse {
-        MessageResponse(message: try await store.editMessage(conversation: conversation, seq: seq, text: text, editor: editor))
+        let text = try Validate.messageText(text, maxBytes: maxMessageBytes)
+        return MessageResponse(
+            message: try await store.editMessage(conversation: conversation, seq: seq, text: text, editor: editor))
     }
 
     func delete(conversation: ConversationID, seq: Seq, actor: UserID) async throws -> MessageResponse {
@@ -72,13 +92,15 @@ struct MessageService: Sendable {
     func react(_ emoji: String, add: Bool, conversation: ConversationID, seq: Seq, user: UserID) async throws
         -> MessageResponse
     {
-        MessageResponse(
+        let emoji = try Validate.emoji(emoji)
+        return MessageResponse(
             message: try await store.react(emoji, add: add, conversation: conversation, seq: seq, user: user))
     }
 
     func markReceipt(_ kind: Store.Receipt, upTo seq: Seq, conversation: ConversationID, user: UserID) async throws
         -> ReceiptResponse
     {
+        _ = try Validate.positive(seq, field: "seq")
         let positions = try await store.markReceipt(kind, upTo: seq, conversation: conversation, user: user)
         return ReceiptResponse(lastReadSeq: positions.lastReadSeq, lastDeliveredSeq: positions.lastDeliveredSeq)
     }

@@ -1,0 +1,132 @@
+import ChatCore
+import ChatStore
+import Logging
+
+/// Accounts and sign-in: registration, passwords, refresh tokens, one-time codes, profiles and blocks, with their
+/// validation, for every way in (the app, the app's own backend through `/v1/server`).
+struct AccountService: Sendable {
+    let store: Store
+    let tokens: TokenIssuer
+    let passwords: PasswordHasher
+    let codes: OneTimeCodes
+    let logger: Logger
+
+    // MARK: Signing in
+
+    /// A new user with a handle and a password, signed in.
+    func register(handle: String, password: String, displayName: String?) async throws -> TokenResponse {
+        let user = try await create(handle: handle, displayName: displayName, password: password)
+        return try await signIn(user)
+    }
+
+    /// A new user made by the app's backend; the password is optional (the app may sign them in with tokens).
+    func create(handle rawHandle: String, displayName: String?, password: String?) async throws -> UserProfile {
+        let handle = try Validate.handle(rawHandle)
+        let name = try Validate.displayName(displayName ?? handle)
+        let hash = try await password.asyncMap { try await passwords.hash(try Validate.password($0)) }
+        return try await store.createUser(handle: handle, displayName: name, passwordHash: hash)
+    }
+
+    /// Any byte sequence that is not the password fails, in the same time whether or not the handle exists.
+    func login(handle: String, password: String) async throws -> TokenResponse {
+        let refused = ChatError(.unauthorized, "wrong handle or password")
+        guard password.utf8.count <= 72, let (user, hash) = try await store.credentials(handle: handle) else {
+            try await passwords.verifyAgainstNothing(password)
+            throw refused
+        }
+        guard try await passwords.verify(password, hash: hash) else { throw refused }
+        return try await signIn(try await store.profile(id: user))
+    }
+
+    /// Spends a refresh token for new tokens of the same session. A spent token revokes its whole session.
+    func refresh(_ refreshToken: String) async throws -> TokenResponse {
+        let successor = tokens.newRefreshToken()
+        let outcome = try await store.rotateRefreshToken(
+            TokenIssuer.hash(refreshToken), successorHash: successor.hash, expiresAt: tokens.refreshExpiry())
+        switch outcome {
+        case .rotated(let user, let session):
+            return TokenResponse(
+                user: try await store.profile(id: user),
+                accessToken: try await tokens.accessToken(user: user, session: session),
+                refreshToken: successor.token, expiresIn: tokens.accessSeconds)
+        case .reused:
+            logger.warning("refresh token reuse: session revoked")
+            throw ChatError(.unauthorized, "this refresh token was already used; the session has been revoked")
+        case .expired:
+            throw ChatError(.unauthorized, "the refresh token has expired; sign in again")
+        case .revoked:
+            throw ChatError(.unauthorized, "this session has ended; sign in again")
+        case .unknown:
+            throw ChatError(.unauthorized, "unknown refresh token")
+        }
+    }
+
+    /// Ends the caller's session: its refresh token and every access token of it stop working.
+    func logout(_ identity: Identity) async throws {
+        guard let session = identity.sessionId else {
+            throw ChatError.invalid("tokens minted by your backend have no chatd session to end")
+        }
+        try await store.revokeSession(session, reason: "logout")
+    }
+
+    /// Sends a sign-in code; returns the normalized destination.
+    func requestCode(channel: OTPChannel, destination raw: String) async throws -> String {
+        let destination = try Validate.otpDestination(raw, channel: channel)
+        try await codes.request(channel: channel, destination: destination)
+        return destination
+    }
+
+    func verifyCode(channel: OTPChannel, destination raw: String, code: String) async throws -> TokenResponse {
+        let destination = try Validate.otpDestination(raw, channel: channel)
+        return try await signIn(try await codes.verify(destination: destination, code: code))
+    }
+
+    /// Starts a login session for `user` and returns its first tokens.
+    func signIn(_ user: UserProfile) async throws -> TokenResponse {
+        let refresh = tokens.newRefreshToken()
+        let session = try await store.startSession(
+            user: user.id, refreshTokenHash: refresh.hash, expiresAt: tokens.refreshExpiry())
+        return TokenResponse(
+            user: user, accessToken: try await tokens.accessToken(user: user.id, session: session),
+            refreshToken: refresh.token, expiresIn: tokens.accessSeconds)
+    }
+
+    /// New tokens for an existing user, for the app's backend.
+    func mintTokens(for user: UserID) async throws -> TokenResponse {
+        try await signIn(try await store.profile(id: user))
+    }
+
+    // MARK: Profiles and blocks
+
+    func profile(_ user: UserID) async throws -> UserProfile {
+        try await store.profile(id: user)
+    }
+
+    func profile(handle: String) async throws -> UserProfile {
+        try await store.profile(handle: handle)
+    }
+
+    func rename(_ user: UserID, to displayName: String) async throws -> UserProfile {
+        try await store.updateDisplayName(user: user, to: try Validate.displayName(displayName))
+    }
+
+    func block(_ target: UserID, by user: UserID) async throws {
+        guard user != target else { throw ChatError.invalid("you cannot block yourself") }
+        try await store.block(user: user, target: target)
+    }
+
+    func unblock(_ target: UserID, by user: UserID) async throws {
+        try await store.unblock(user: user, target: target)
+    }
+
+    func blocked(by user: UserID) async throws -> [UserProfile] {
+        try await store.blockedUsers(of: user)
+    }
+}
+
+extension Optional {
+    fileprivate func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}
