@@ -129,7 +129,7 @@ extension Store {
                     db, .memberAdded, conversationId: conversation,
                     storedData: ChatJSON.string(MemberData(userId: user, role: .member, by: actor)), at: now)
             }
-            try Self.touch(db, conversation: conversation, memberDelta: newcomers.count, at: now)
+            try Self.countMembers(db, conversation: conversation, change: newcomers.count, at: now)
         }
         return try await members(of: conversation, for: actor)
     }
@@ -151,7 +151,7 @@ extension Store {
             let now = Clock.nowMillis()
             try db.execute(
                 sql: "DELETE FROM members WHERE conversation_id = ? AND user_id = ?", arguments: [conversation, target])
-            try Self.touch(db, conversation: conversation, memberDelta: -1, at: now)
+            try Self.countMembers(db, conversation: conversation, change: -1, at: now)
             let data = ChatJSON.string(MemberData(userId: target, role: nil, by: actor))
             try log.append(
                 db, .memberRemoved, conversationId: conversation, storedData: data, at: now)
@@ -254,7 +254,10 @@ extension Store {
             storedData: ChatJSON.string(MemberData(userId: user, role: role, by: actor)), at: now)
     }
 
-    private static func touch(_ db: Database, conversation: ConversationID, memberDelta: Int, at now: Millis) throws {
+    /// Moves the member count by `change` and marks the conversation active at `now`.
+    private static func countMembers(_ db: Database, conversation: ConversationID, change memberDelta: Int, at now: Millis)
+        throws
+    {
         try db.execute(
             sql: "UPDATE conversations SET member_count = member_count + ?, last_activity_at = ? WHERE id = ?",
             arguments: [memberDelta, now, conversation])

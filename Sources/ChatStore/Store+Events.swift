@@ -71,9 +71,15 @@ extension Store {
         }
     }
 
+    /// The cursor of the newest event: the event log's own column (a rowid lookup), or, when every event has been
+    /// pruned, where pruning stopped.
     static func head(_ db: Database) throws -> EventCursor {
         try EventCursor.fetchOne(
-            db.cachedStatement(sql: "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'events'")) ?? 0
+            db.cachedStatement(
+                sql: """
+                    SELECT MAX(COALESCE((SELECT MAX(id) FROM events), 0),
+                               COALESCE((SELECT value FROM meta WHERE key = 'events_pruned_through'), 0))
+                    """)) ?? 0
     }
 
     static func prunedThrough(_ db: Database) throws -> EventCursor {

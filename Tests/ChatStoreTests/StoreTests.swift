@@ -185,6 +185,7 @@ import Testing
             _ = try await store.sendMessage(sender: ids[0], conversation: direct.id, clientId: "c\(index)", text: "x")
         }
         #expect(try await store.pruneEvents(olderThan: Clock.nowMillis() + 1, batch: 2) == 6)
+        #expect(try await store.headCursor() == 6, "with every event pruned, the head is where pruning stopped")
         _ = try await store.sendMessage(sender: ids[0], conversation: direct.id, clientId: "after", text: "y")
         #expect(try await store.sync(user: ids[1], after: 0, limit: 10) == .resetRequired(head: 7, oldestAvailable: 6))
         #expect(try await store.sync(user: ids[1], after: 5, limit: 10) == .resetRequired(head: 7, oldestAvailable: 6))
