@@ -21,17 +21,6 @@ public struct CommandResult: Sendable, Equatable {
     }
 }
 
-/// A user whose presence a viewer may see, with their stored last-seen time (nil if never seen).
-public struct PresenceVisibility: Sendable, Equatable {
-    public var userId: UserID
-    public var lastSeen: Millis?
-
-    public init(userId: UserID, lastSeen: Millis?) {
-        self.userId = userId
-        self.lastSeen = lastSeen
-    }
-}
-
 /// What the gateway needs from the rest of chatd. `ChatServer` implements it on top of the store and the auth
 /// services, so ChatRealtime never sees SQLite. Every method may throw `ChatError`; anything else is a 500.
 public protocol RealtimeBackend: Sendable {

@@ -1,7 +1,6 @@
 import ChatConfiguration
 import ChatCore
 import ChatRealtime
-import ChatStore
 import Crypto
 import Foundation
 import Hummingbird
@@ -16,7 +15,7 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let services = try await ChatServices.make(config: config, logger: logger)
     let router = makeRouter(services)
-    let maintenance = MaintenanceService(store: services.store, logger: logger)
+    let maintenance = MaintenanceService(store: services.store, log: services.log, logger: logger)
     let gateway = RealtimeGateway(
         backend: RealtimeServices(services: services), limits: config.realtimeLimits, logger: logger)
     services.store.setEventPublisher(gateway.publisher)

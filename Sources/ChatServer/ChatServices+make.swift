@@ -17,19 +17,19 @@ extension ChatServices {
         let external = config.external.isEnabled ? try await ExternalTokenVerifier(config.external) : nil
         let otpKey = SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Data("chatd otp".utf8), using: SymmetricKey(data: Data(secret.utf8))))
         let codes = OneTimeCodes(
-            store: store, config: config.otp, key: otpKey, logToConsole: config.isDevelopmentDefault, logger: logger,
+            store: store.accounts, config: config.otp, key: otpKey, logToConsole: config.isDevelopmentDefault, logger: logger,
             perDestination: RateLimiter(capacity: config.otp.requestsPerHour, per: 3600))
         return ChatServices(
             config: config,
-            authenticator: Authenticator(tokens: tokens, external: external, store: store),
+            authenticator: Authenticator(tokens: tokens, external: external, store: store.accounts),
             accounts: AccountService(
-                store: store, tokens: tokens, passwords: try await PasswordHasher(cost: config.auth.bcryptCost),
+                store: store.accounts, tokens: tokens, passwords: try await PasswordHasher(cost: config.auth.bcryptCost),
                 codes: codes, logger: logger),
-            conversations: ConversationService(store: store),
+            conversations: ConversationService(store: store.conversations),
             messages: MessageService(
-                store: store, maxMessageBytes: config.limits.maxMessageBytes,
+                store: store.messages, maxMessageBytes: config.limits.maxMessageBytes,
                 sendLimiter: RateLimiter(capacity: config.limits.messagesPerMinute, per: 60)),
-            sync: SyncService(store: store),
-            store: store, logger: logger)
+            sync: SyncService(log: store.events, messages: store.messages),
+            store: store, log: store.events, logger: logger)
     }
 }

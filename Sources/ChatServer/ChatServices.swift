@@ -1,5 +1,5 @@
 import ChatConfiguration
-import ChatStore
+import ChatCore
 import Logging
 
 /// The services of chatd, one per feature, built once by `ChatServices.make`. Each owns the validation,
@@ -12,8 +12,10 @@ struct ChatServices: Sendable {
     let conversations: ConversationService
     let messages: MessageService
     let sync: SyncService
-    /// For the realtime gateway's own reads and writes (memberships, presence, last seen) and maintenance.
-    let store: Store
+    /// The store as a running part: where committed events go, checkpoints, closing.
+    let store: any StoreMaintenance
+    /// The event log, for pruning.
+    let log: any EventLogRepository
     let logger: Logger
 
     /// The largest JSON body a route reads.

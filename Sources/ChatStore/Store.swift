@@ -1,93 +1,65 @@
 import ChatCore
 import Foundation
-import GRDB
 
-/// How hard a commit waits for the disk. `full` (the default) makes every acknowledged write survive power loss.
-public enum Durability: String, Sendable, CaseIterable {
-    case full, normal
-
-    /// The value of SQLite's `PRAGMA synchronous` for this durability.
-    var pragmaValue: String { self == .full ? "FULL" : "NORMAL" }
-}
-
-/// The store: one SQLite database in WAL mode, one group-committing writer, parallel readers.
+/// chatd's store on SQLite: the database engine and, on it, one repository per aggregate. The wiring opens one and
+/// hands its repositories, as the protocols of `ChatCore`, to the services.
 ///
-/// Its write methods are the invariant-preserving transactions of the domain (`sendMessage`, `addMembers`, …): each
-/// authorizes against membership, changes rows and appends events in one transaction, so a failed write leaves
-/// nothing behind. Reads run concurrently on the pool's readers.
-public final class Store: Sendable {
+/// Every write method of a repository is an invariant-preserving transaction of the domain: it authorizes against
+/// membership, changes rows and appends events (and enqueues jobs) in one transaction of the group-committing
+/// writer, so a failed write leaves nothing behind. Reads run concurrently on the pool's readers.
+public final class Store: StoreMaintenance {
     public let limits: StoreLimits
-    let pool: DatabasePool
-    let writer: GroupCommitWriter
-    let checkpointer: Checkpointer
+    let database: StoreDatabase
+    public let accounts: SQLiteAccounts
+    public let conversations: SQLiteConversations
+    public let messages: SQLiteMessages
+    public let events: SQLiteEventLog
 
     /// Opens (creating if needed) `directory/chatd.sqlite` and migrates it.
     /// Refuses a database written by a newer chatd.
     public init(directory: URL, durability: Durability = .full, limits: StoreLimits = StoreLimits()) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var config = Configuration()
-        config.foreignKeysEnabled = true
-        config.busyMode = .timeout(5)
-        config.maximumReaderCount = 4
-        config.label = "chatd"
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(durability.pragmaValue)")
-            // SQLite's default page cache (2 MiB) makes the writer re-read index pages from the OS on every send once
-            // the database outgrows it; the writer touches the hot end of every index, so it gets more.
-            let cacheKiB = db.configuration.readonly ? 16 * 1024 : 64 * 1024
-            try db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)")
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Checkpointer.writerBackstopPages)")
-        }
-        let path = directory.appendingPathComponent("chatd.sqlite").path
-        let pool = try DatabasePool(path: path, configuration: config)
-        // GRDB turns WAL on for the writer after `prepareDatabase` and sets `synchronous = NORMAL` with it, which
-        // would leave every commit unsynced until the next checkpoint. The writer's setting is the one that counts.
-        try pool.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = \(durability.pragmaValue)")
-        }
-        let migrator = Migrations.migrator
-        let superseded = try pool.read { try migrator.hasBeenSuperseded($0) }
-        if superseded {
-            throw StoreError(
-                "the database at \(path) was written by a newer version of chatd; refusing to open it. "
-                    + "Upgrade chatd, or restore a backup made by this version.")
-        }
-        try migrator.migrate(pool)
-        self.checkpointer = try Checkpointer(path: path, configuration: config)
-        self.pool = pool
+        let database = try StoreDatabase(directory: directory, durability: durability)
+        self.database = database
         self.limits = limits
-        self.writer = GroupCommitWriter(pool: pool, publisher: nil)
+        accounts = SQLiteAccounts(database: database)
+        conversations = SQLiteConversations(database: database, maxGroupMembers: limits.maxGroupMembers)
+        messages = SQLiteMessages(database: database)
+        events = SQLiteEventLog(database: database)
     }
 
     /// Where committed events go (the realtime hub). Set once at start-up.
     public func setEventPublisher(_ publisher: (any EventPublisher)?) {
-        writer.setPublisher(publisher)
+        database.writer.setPublishers { $0.events = publisher }
+    }
+
+    /// Where the jobs of committed writes go (the job runner). Set once at start-up.
+    public func setJobPublisher(_ publisher: (any JobPublisher)?) {
+        database.writer.setPublishers { $0.jobs = publisher }
     }
 
     /// How many transactions the writer has committed and how many writes they carried: their ratio is the
     /// group-commit batch size.
     public var writeStatistics: (transactions: Int, writes: Int) {
-        (writer.committedTransactions.load(ordering: .relaxed), writer.committedWrites.load(ordering: .relaxed))
+        (
+            database.writer.committedTransactions.load(ordering: .relaxed),
+            database.writer.committedWrites.load(ordering: .relaxed)
+        )
     }
 
-    /// Runs a write in the next group commit; see `GroupCommitWriter`.
-    func write<T: Sendable>(_ work: @escaping @Sendable (Database, EventLog) throws -> T) async throws -> T {
-        try await writer.write(work)
-    }
-
-    /// Runs a read on one of the pool's readers, off the caller's thread.
-    func read<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.read(work)
-    }
+    public var eventRetentionDays: Int { limits.eventRetentionDays }
 
     /// Moves the WAL back into the database file and truncates it; for quiet moments and before backups.
     public func checkpoint() async throws {
-        try await checkpointer.truncate()
+        try await database.checkpointer.truncate()
+    }
+
+    /// Frees the SQLite page caches and closes idle readers (they reopen on demand), after a load spike.
+    public func releaseMemory() {
+        database.pool.releaseMemoryEventually()
     }
 
     public func close() throws {
-        try checkpointer.stop()
-        try pool.close()
+        try database.close()
     }
 }
 
@@ -101,11 +73,4 @@ public struct StoreLimits: Sendable {
         self.maxGroupMembers = maxGroupMembers
         self.eventRetentionDays = eventRetentionDays
     }
-}
-
-/// A failure of the store itself (not of the client's request): opening, migrating, a newer schema.
-public struct StoreError: Error, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }

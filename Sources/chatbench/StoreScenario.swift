@@ -126,11 +126,11 @@ struct StoreScenario: AsyncParsableCommand {
     /// Each sender has its own direct conversation with a shared peer and sends as fast as its acks come back.
     func measureSends(at directory: URL) async throws -> SendFigures {
         let store = try Store(directory: directory, durability: .full)
-        let peer = try await store.createUser(handle: "peer", displayName: "Peer", passwordHash: nil).id
+        let peer = try await store.accounts.createUser(handle: "peer", displayName: "Peer", passwordHash: nil).id
         var conversations: [(UserID, ConversationID)] = []
         for index in 0..<senders {
-            let user = try await store.createUser(handle: "sender\(index)", displayName: "S", passwordHash: nil).id
-            conversations.append((user, try await store.openDirect(user: user, peer: peer).0.id))
+            let user = try await store.accounts.createUser(handle: "sender\(index)", displayName: "S", passwordHash: nil).id
+            conversations.append((user, try await store.conversations.openDirect(user: user, peer: peer).0.id))
         }
         let texts = (0..<1024).map(sampleText)
         let before = store.writeStatistics
@@ -144,7 +144,7 @@ struct StoreScenario: AsyncParsableCommand {
                     while now() < deadline {
                         sequence += 1
                         let sent = now()
-                        _ = try await store.sendMessage(
+                        _ = try await store.messages.sendMessage(
                             sender: user, conversation: conversation, clientId: clientID(index * 100_000_000 + sequence),
                             text: texts[sequence % texts.count])
                         latencies.add(now() - sent)
@@ -165,9 +165,9 @@ struct StoreScenario: AsyncParsableCommand {
     /// search index, like sends), then reads random pages of 50 through `Store.history`.
     func measureHistory(at directory: URL) async throws -> (latencies: Latencies, bytesPerMessage: Double) {
         var store = try Store(directory: directory, durability: .normal)
-        let alice = try await store.createUser(handle: "alice", displayName: "A", passwordHash: nil).id
-        let bob = try await store.createUser(handle: "bob", displayName: "B", passwordHash: nil).id
-        let conversation = try await store.openDirect(user: alice, peer: bob).0.id
+        let alice = try await store.accounts.createUser(handle: "alice", displayName: "A", passwordHash: nil).id
+        let bob = try await store.accounts.createUser(handle: "bob", displayName: "B", passwordHash: nil).id
+        let conversation = try await store.conversations.openDirect(user: alice, peer: bob).0.id
         try store.close()
 
         let fillStart = now()
@@ -214,7 +214,7 @@ struct StoreScenario: AsyncParsableCommand {
         for read in 0..<historyReads {
             let before = read == 0 ? nil : Seq.random(in: 51...Int64(max(51, historyMessages)))
             let start = now()
-            let page = try await store.history(conversation: conversation, for: alice, before: before, after: nil, limit: 50)
+            let page = try await store.messages.history(conversation: conversation, for: alice, before: before, after: nil, limit: 50)
             latencies.add(now() - start)
             precondition(page.messages.count == min(50, historyMessages), "a history page came back short")
         }

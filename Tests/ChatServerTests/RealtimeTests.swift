@@ -220,7 +220,7 @@ extension API {
             // Retention passes: the events are pruned (by a second connection to the same database).
             let store = try Store(
                 directory: URL(fileURLWithPath: config.storage.dataDirectory).appendingPathComponent("db"))
-            try await store.pruneEvents(olderThan: Clock.nowMillis() + 1000)
+            try await store.events.pruneEvents(olderThan: Clock.nowMillis() + 1000)
             try store.close()
             let head = try await api.call(.get, "/v1/sync", token: bob.token)["cursor"].int
 

@@ -17,7 +17,7 @@ import Testing
     func users(_ store: Store, _ count: Int) async throws -> [UserID] {
         var ids: [UserID] = []
         for index in 0..<count {
-            ids.append(try await store.createUser(handle: "user\(index)", displayName: "User \(index)", passwordHash: nil).id)
+            ids.append(try await store.accounts.createUser(handle: "user\(index)", displayName: "User \(index)", passwordHash: nil).id)
         }
         return ids
     }
@@ -25,12 +25,12 @@ import Testing
     @Test func concurrentWritesShareTransactions() async throws {
         let store = try open()
         let ids = try await users(store, 2)
-        let (direct, _) = try await store.openDirect(user: ids[0], peer: ids[1])
+        let (direct, _) = try await store.conversations.openDirect(user: ids[0], peer: ids[1])
         let before = store.writeStatistics
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<256 {
                 group.addTask {
-                    _ = try await store.sendMessage(
+                    _ = try await store.messages.sendMessage(
                         sender: ids[index % 2], conversation: direct.id, clientId: "c\(index)", text: "hello \(index)")
                 }
             }
@@ -39,21 +39,21 @@ import Testing
         let after = store.writeStatistics
         #expect(after.writes - before.writes == 256)
         #expect(after.transactions - before.transactions < 128, "256 concurrent sends took \(after.transactions - before.transactions) commits")
-        let page = try await store.history(conversation: direct.id, for: ids[0], before: nil, after: 0, limit: 100)
+        let page = try await store.messages.history(conversation: direct.id, for: ids[0], before: nil, after: 0, limit: 100)
         #expect(page.messages.map(\.seq) == Array(1...100))
     }
 
     @Test func aFailingWriteFailsAloneInItsBatch() async throws {
         let store = try open()
         let ids = try await users(store, 3)
-        let (direct, _) = try await store.openDirect(user: ids[0], peer: ids[1])
+        let (direct, _) = try await store.conversations.openDirect(user: ids[0], peer: ids[1])
         let results = try await withThrowingTaskGroup(of: Bool.self) { group in
             for index in 0..<60 {
                 group.addTask {
                     // Every third send comes from a non-member and must fail without taking the others down.
                     let sender = index % 3 == 0 ? ids[2] : ids[index % 2]
                     do {
-                        _ = try await store.sendMessage(
+                        _ = try await store.messages.sendMessage(
                             sender: sender, conversation: direct.id, clientId: "c\(index)", text: "hi")
                         return true
                     } catch let error as ChatError {
@@ -65,9 +65,9 @@ import Testing
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(results.filter { $0 }.count == 40)
-        let page = try await store.history(conversation: direct.id, for: ids[0], before: nil, after: 0, limit: 100)
+        let page = try await store.messages.history(conversation: direct.id, for: ids[0], before: nil, after: 0, limit: 100)
         #expect(page.messages.map(\.seq) == Array(1...40), "the failed writes left no seq behind")
-        let view = try await store.conversation(direct.id, for: ids[0])
+        let view = try await store.conversations.conversation(direct.id, for: ids[0])
         #expect(view.lastSeq == 40)
     }
 
@@ -80,22 +80,22 @@ import Testing
         let recorder = Recorder()
         store.setEventPublisher(recorder)
         let ids = try await users(store, 2)
-        let (direct, _) = try await store.openDirect(user: ids[0], peer: ids[1])
+        let (direct, _) = try await store.conversations.openDirect(user: ids[0], peer: ids[1])
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<50 {
                 group.addTask {
-                    _ = try await store.sendMessage(sender: ids[0], conversation: direct.id, clientId: "c\(index)", text: "x")
+                    _ = try await store.messages.sendMessage(sender: ids[0], conversation: direct.id, clientId: "c\(index)", text: "x")
                 }
             }
             try await group.waitForAll()
         }
-        _ = try await store.react("👍", add: true, conversation: direct.id, seq: 1, user: ids[1])
-        _ = try await store.editMessage(conversation: direct.id, seq: 1, text: "edited", editor: ids[0])
-        _ = try await store.markReceipt(.read, upTo: 50, conversation: direct.id, user: ids[1])
+        _ = try await store.messages.react("👍", add: true, conversation: direct.id, seq: 1, user: ids[1])
+        _ = try await store.messages.editMessage(conversation: direct.id, seq: 1, text: "edited", editor: ids[0])
+        _ = try await store.messages.markReceipt(.read, upTo: 50, conversation: direct.id, user: ids[1])
         let published = recorder.events.withLock { $0 }
         #expect(published.count == 55)
         #expect(published.map(\.cursor) == Array(1...55))
-        guard case .events(let synced, _, _) = try await store.sync(user: ids[1], after: 0, limit: 1000) else {
+        guard case .events(let synced, _, _) = try await store.events.sync(user: ids[1], after: 0, limit: 1000) else {
             Issue.record("sync refused")
             return
         }
@@ -108,23 +108,23 @@ import Testing
     @Test func syncAdvancesQuietUsersAndShowsEveryNewcomerEachArrival() async throws {
         let store = try open()
         let ids = try await users(store, 5)
-        let (quiet, _) = try await store.openDirect(user: ids[0], peer: ids[1])
-        let (busy, _) = try await store.openDirect(user: ids[2], peer: ids[3])
+        let (quiet, _) = try await store.conversations.openDirect(user: ids[0], peer: ids[1])
+        let (busy, _) = try await store.conversations.openDirect(user: ids[2], peer: ids[3])
         for index in 0..<5 {
-            _ = try await store.sendMessage(sender: ids[2], conversation: busy.id, clientId: "b\(index)", text: "x")
+            _ = try await store.messages.sendMessage(sender: ids[2], conversation: busy.id, clientId: "b\(index)", text: "x")
         }
-        guard case .events(let mine, let cursor, false) = try await store.sync(user: ids[0], after: 0, limit: 10) else {
+        guard case .events(let mine, let cursor, false) = try await store.events.sync(user: ids[0], after: 0, limit: 10) else {
             Issue.record("sync refused")
             return
         }
         #expect(mine.map(\.type) == [.conversationCreated])
-        #expect(cursor == (try await store.headCursor()), "the cursor moves past other users' events")
+        #expect(cursor == (try await store.events.headCursor()), "the cursor moves past other users' events")
         _ = quiet
 
-        let group = try await store.createGroup(creator: ids[0], title: "g", members: [])
-        _ = try await store.addMembers([ids[3], ids[4]], conversation: group.id, actor: ids[0])
+        let group = try await store.conversations.createGroup(creator: ids[0], title: "g", members: [])
+        _ = try await store.conversations.addMembers([ids[3], ids[4]], conversation: group.id, actor: ids[0])
         for newcomer in [ids[3], ids[4]] {
-            guard case .events(let events, _, _) = try await store.sync(user: newcomer, after: cursor, limit: 10) else {
+            guard case .events(let events, _, _) = try await store.events.sync(user: newcomer, after: cursor, limit: 10) else {
                 Issue.record("sync refused")
                 return
             }
@@ -135,8 +135,8 @@ import Testing
     @Test func schemaInvariantsHoldEvenAgainstRawSQL() async throws {
         let store = try open()
         let ids = try await users(store, 2)
-        let (direct, _) = try await store.openDirect(user: ids[0], peer: ids[1])
-        _ = try await store.sendMessage(sender: ids[0], conversation: direct.id, clientId: "a", text: "one")
+        let (direct, _) = try await store.conversations.openDirect(user: ids[0], peer: ids[1])
+        _ = try await store.messages.sendMessage(sender: ids[0], conversation: direct.id, clientId: "a", text: "one")
         let attempts = [
             "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at) VALUES (\(direct.id), 1, \(ids[1]), 'b', 'dup seq', 0)",
             "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at) VALUES (\(direct.id), 2, \(ids[0]), 'a', 'dup client id', 0)",
@@ -147,7 +147,7 @@ import Testing
         ]
         for sql in attempts {
             await #expect(throws: DatabaseError.self, "\(sql)") {
-                try await store.write { db, _ in try db.execute(sql: sql) }
+                try await store.database.write { try $0.db.execute(sql: sql) }
             }
         }
     }
@@ -158,15 +158,15 @@ import Testing
     func theWriterCommitsWithTheConfiguredDurability(durability: Durability, pragma: Int) async throws {
         let store = try Store(directory: directory, durability: durability)
         defer { try? store.close() }
-        let synchronous = try await store.write { db, _ in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        let synchronous = try await store.database.write { try Int.fetchOne($0.db, sql: "PRAGMA synchronous") }
         #expect(synchronous == pragma)
     }
 
     @Test func aDatabaseFromANewerChatdIsRefused() async throws {
         do {
             let store = try open()
-            try await store.write { db, _ in
-                try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')")
+            try await store.database.write { context in
+                try context.db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')")
             }
             try store.close()
         }
@@ -180,52 +180,52 @@ import Testing
     @Test func prunedHistoryAnswersResetRequired() async throws {
         let store = try open()
         let ids = try await users(store, 2)
-        let (direct, _) = try await store.openDirect(user: ids[0], peer: ids[1])
+        let (direct, _) = try await store.conversations.openDirect(user: ids[0], peer: ids[1])
         for index in 0..<5 {
-            _ = try await store.sendMessage(sender: ids[0], conversation: direct.id, clientId: "c\(index)", text: "x")
+            _ = try await store.messages.sendMessage(sender: ids[0], conversation: direct.id, clientId: "c\(index)", text: "x")
         }
-        #expect(try await store.pruneEvents(olderThan: Clock.nowMillis() + 1, batch: 2) == 6)
-        #expect(try await store.headCursor() == 6, "with every event pruned, the head is where pruning stopped")
-        _ = try await store.sendMessage(sender: ids[0], conversation: direct.id, clientId: "after", text: "y")
-        #expect(try await store.sync(user: ids[1], after: 0, limit: 10) == .resetRequired(head: 7, oldestAvailable: 6))
-        #expect(try await store.sync(user: ids[1], after: 5, limit: 10) == .resetRequired(head: 7, oldestAvailable: 6))
-        guard case .events(let events, let cursor, false) = try await store.sync(user: ids[1], after: 6, limit: 10) else {
+        #expect(try await store.events.pruneEvents(olderThan: Clock.nowMillis() + 1, batch: 2) == 6)
+        #expect(try await store.events.headCursor() == 6, "with every event pruned, the head is where pruning stopped")
+        _ = try await store.messages.sendMessage(sender: ids[0], conversation: direct.id, clientId: "after", text: "y")
+        #expect(try await store.events.sync(user: ids[1], after: 0, limit: 10) == .resetRequired(head: 7, oldestAvailable: 6))
+        #expect(try await store.events.sync(user: ids[1], after: 5, limit: 10) == .resetRequired(head: 7, oldestAvailable: 6))
+        guard case .events(let events, let cursor, false) = try await store.events.sync(user: ids[1], after: 6, limit: 10) else {
             Issue.record("a cursor at the pruning point must sync")
             return
         }
         #expect(events.map(\.cursor) == [7])
         #expect(cursor == 7)
         // Cursors are never reused after pruning (AUTOINCREMENT).
-        #expect(try await store.headCursor() == 7)
+        #expect(try await store.events.headCursor() == 7)
     }
 
     @Test func searchIsScopedToTheAskersConversationsAndFollowsEdits() async throws {
         let store = try open()
         let ids = try await users(store, 3)
-        let (mine, _) = try await store.openDirect(user: ids[0], peer: ids[1])
-        let (theirs, _) = try await store.openDirect(user: ids[1], peer: ids[2])
-        _ = try await store.sendMessage(sender: ids[0], conversation: mine.id, clientId: "a", text: "Crème brûlée recipe")
-        _ = try await store.sendMessage(sender: ids[1], conversation: theirs.id, clientId: "b", text: "secret recipe")
-        #expect(try await store.search("creme", user: ids[0], conversation: nil, limit: 10).count == 1)
-        #expect(try await store.search("recipe", user: ids[0], conversation: nil, limit: 10).count == 1)
-        #expect(try await store.search("recipe", user: ids[1], conversation: nil, limit: 10).count == 2)
-        #expect(try await store.search("rec", user: ids[1], conversation: theirs.id, limit: 10).count == 1)
+        let (mine, _) = try await store.conversations.openDirect(user: ids[0], peer: ids[1])
+        let (theirs, _) = try await store.conversations.openDirect(user: ids[1], peer: ids[2])
+        _ = try await store.messages.sendMessage(sender: ids[0], conversation: mine.id, clientId: "a", text: "Crème brûlée recipe")
+        _ = try await store.messages.sendMessage(sender: ids[1], conversation: theirs.id, clientId: "b", text: "secret recipe")
+        #expect(try await store.messages.search("creme", user: ids[0], conversation: nil, limit: 10).count == 1)
+        #expect(try await store.messages.search("recipe", user: ids[0], conversation: nil, limit: 10).count == 1)
+        #expect(try await store.messages.search("recipe", user: ids[1], conversation: nil, limit: 10).count == 2)
+        #expect(try await store.messages.search("rec", user: ids[1], conversation: theirs.id, limit: 10).count == 1)
         // FTS syntax and control characters in the query are just text.
-        #expect(try await store.search("recipe\" OR secret NEAR(", user: ids[0], conversation: nil, limit: 10).isEmpty)
+        #expect(try await store.messages.search("recipe\" OR secret NEAR(", user: ids[0], conversation: nil, limit: 10).isEmpty)
         for odd in ["C¹!#¤\u{0}ä'\th", "\u{0}", "a\u{0}b", "*", "\"\"", "NEAR(a b)", "a:b", "^x", "-x", "x AND"] {
-            _ = try await store.search(odd + " recipe", user: ids[0], conversation: nil, limit: 10)
+            _ = try await store.messages.search(odd + " recipe", user: ids[0], conversation: nil, limit: 10)
         }
-        await #expect(throws: ChatError.self) { try await store.search("\u{0} \u{1}", user: ids[0], conversation: nil, limit: 10) }
+        await #expect(throws: ChatError.self) { try await store.messages.search("\u{0} \u{1}", user: ids[0], conversation: nil, limit: 10) }
         // Words split where the tokenizer splits, so punctuated words are found (and never become phrases).
-        _ = try await store.sendMessage(sender: ids[0], conversation: mine.id, clientId: "p", text: "Don't forget the e-mail.")
-        #expect(try await store.search("don't", user: ids[1], conversation: nil, limit: 10).count == 1)
-        #expect(try await store.search("e-mail", user: ids[1], conversation: nil, limit: 10).count == 1)
-        #expect(try await store.search("E-MA", user: ids[1], conversation: nil, limit: 10).first?.snippet.contains("[e]-[mail]") == true)
-        _ = try await store.editMessage(conversation: mine.id, seq: 1, text: "Tarte tatin", editor: ids[0])
-        #expect(try await store.search("recipe", user: ids[0], conversation: nil, limit: 10).isEmpty)
-        #expect(try await store.search("tatin", user: ids[0], conversation: nil, limit: 10).count == 1)
-        _ = try await store.deleteMessage(conversation: mine.id, seq: 1, actor: ids[0])
-        #expect(try await store.search("tatin", user: ids[0], conversation: nil, limit: 10).isEmpty)
+        _ = try await store.messages.sendMessage(sender: ids[0], conversation: mine.id, clientId: "p", text: "Don't forget the e-mail.")
+        #expect(try await store.messages.search("don't", user: ids[1], conversation: nil, limit: 10).count == 1)
+        #expect(try await store.messages.search("e-mail", user: ids[1], conversation: nil, limit: 10).count == 1)
+        #expect(try await store.messages.search("E-MA", user: ids[1], conversation: nil, limit: 10).first?.snippet.contains("[e]-[mail]") == true)
+        _ = try await store.messages.editMessage(conversation: mine.id, seq: 1, text: "Tarte tatin", editor: ids[0])
+        #expect(try await store.messages.search("recipe", user: ids[0], conversation: nil, limit: 10).isEmpty)
+        #expect(try await store.messages.search("tatin", user: ids[0], conversation: nil, limit: 10).count == 1)
+        _ = try await store.messages.deleteMessage(conversation: mine.id, seq: 1, actor: ids[0])
+        #expect(try await store.messages.search("tatin", user: ids[0], conversation: nil, limit: 10).isEmpty)
     }
 }
 
@@ -235,11 +235,11 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chatd-ckpt-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try Store(directory: directory)
-        let alice = try await store.createUser(handle: "alice", displayName: "A", passwordHash: nil).id
-        let bob = try await store.createUser(handle: "bob", displayName: "B", passwordHash: nil).id
-        let (direct, _) = try await store.openDirect(user: alice, peer: bob)
+        let alice = try await store.accounts.createUser(handle: "alice", displayName: "A", passwordHash: nil).id
+        let bob = try await store.accounts.createUser(handle: "bob", displayName: "B", passwordHash: nil).id
+        let (direct, _) = try await store.conversations.openDirect(user: alice, peer: bob)
         for index in 0..<200 {
-            _ = try await store.sendMessage(sender: alice, conversation: direct.id, clientId: "c\(index)", text: "hello")
+            _ = try await store.messages.sendMessage(sender: alice, conversation: direct.id, clientId: "c\(index)", text: "hello")
         }
         // Far below the writer's own threshold, so only the checkpointer can have copied these pages.
         var copied = 0

@@ -1,12 +1,11 @@
 import ChatCore
-import ChatStore
 
 /// Turns a bearer token into an `Identity`: chatd's own access token (whose session must still be active), or,
 /// when configured, a token minted by the app's backend (whose user is created on first sight).
 struct Authenticator: Sendable {
     let tokens: TokenIssuer
     let external: ExternalTokenVerifier?
-    let store: Store
+    let store: any AccountRepository
 
     func identify(bearer token: String) async throws -> Identity {
         let (alg, issuer) = JWTHeaderPeek.peek(token)

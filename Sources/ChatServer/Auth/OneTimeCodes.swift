@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import ChatConfiguration
 import ChatCore
-import ChatStore
 import Crypto
 import Foundation
 import Logging
@@ -14,7 +13,7 @@ import NIOCore
 /// delivers them: chatd POSTs `{"channel","destination","code","expires_in"}` to `otp.webhook_url`. In the
 /// development default the code is written to the log instead.
 struct OneTimeCodes: Sendable {
-    let store: Store
+    let store: any AccountRepository
     let config: ChatConfig.OTP
     let key: SymmetricKey
     let logToConsole: Bool

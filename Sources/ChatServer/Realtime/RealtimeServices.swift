@@ -1,6 +1,5 @@
 import ChatCore
 import ChatRealtime
-import ChatStore
 
 /// The server's services as the realtime gateway's backend: the same authenticator, store and message service as
 /// the REST routes.
@@ -12,7 +11,7 @@ struct RealtimeServices: RealtimeBackend {
     }
 
     func memberships(of user: UserID) async throws -> (conversations: [ConversationID], head: EventCursor) {
-        try await services.store.memberships(of: user)
+        try await services.conversations.memberships(of: user)
     }
 
     func headCursor() async throws -> EventCursor {
@@ -69,13 +68,11 @@ struct RealtimeServices: RealtimeBackend {
     }
 
     func presenceVisible(_ users: [UserID], viewer: UserID) async throws -> [PresenceVisibility] {
-        try await services.store.presenceVisible(users, viewer: viewer).map {
-            PresenceVisibility(userId: $0.0, lastSeen: $0.1)
-        }
+        try await services.accounts.presenceVisible(users, to: viewer)
     }
 
     func saveLastSeen(_ times: [UserID: Millis]) async throws {
-        try await services.store.saveLastSeen(times)
+        try await services.accounts.saveLastSeen(times)
     }
 
     func releaseMemory() async {

@@ -1,5 +1,4 @@
 import ChatCore
-import ChatStore
 import Hummingbird
 
 /// `/v1/auth`: register, log in, refresh, log out, one-time codes. Rate-limited per IP.

@@ -1,5 +1,4 @@
 import ChatCore
-import ChatStore
 import Hummingbird
 
 /// `/v1/conversations`: direct conversations, groups, members, roles, titles, mute, and the conversation list.

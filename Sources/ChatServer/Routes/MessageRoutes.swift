@@ -1,5 +1,4 @@
 import ChatCore
-import ChatStore
 import Foundation
 import Hummingbird
 
@@ -101,7 +100,7 @@ struct MessageRoutes {
         try await receipt(.delivered, request, context)
     }
 
-    private func receipt(_ kind: Store.Receipt, _ request: Request, _ context: AuthenticatedContext) async throws
+    private func receipt(_ kind: Receipt, _ request: Request, _ context: AuthenticatedContext) async throws
         -> ReceiptResponse
     {
         let id = try context.parameters.id("conversation_id", "conversation")

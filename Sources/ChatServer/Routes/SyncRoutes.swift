@@ -1,5 +1,4 @@
 import ChatCore
-import ChatStore
 import Hummingbird
 import NIOCore
 

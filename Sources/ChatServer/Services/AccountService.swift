@@ -1,11 +1,10 @@
 import ChatCore
-import ChatStore
 import Logging
 
 /// Accounts and sign-in: registration, passwords, refresh tokens, one-time codes, profiles and blocks, with their
 /// validation, for every way in (the app, the app's own backend through `/v1/server`).
 struct AccountService: Sendable {
-    let store: Store
+    let store: any AccountRepository
     let tokens: TokenIssuer
     let passwords: PasswordHasher
     let codes: OneTimeCodes
@@ -121,6 +120,17 @@ struct AccountService: Sendable {
 
     func blocked(by user: UserID) async throws -> [UserProfile] {
         try await store.blockedUsers(of: user)
+    }
+
+    // MARK: Presence
+
+    /// Of `users`, those whose presence `viewer` may see: they share a conversation and have not blocked them.
+    func presenceVisible(_ users: [UserID], to viewer: UserID) async throws -> [PresenceVisibility] {
+        try await store.presenceVisible(users, viewer: viewer)
+    }
+
+    func saveLastSeen(_ times: [UserID: Millis]) async throws {
+        try await store.saveLastSeen(times)
     }
 }
 

@@ -1,10 +1,9 @@
 import ChatCore
-import ChatStore
 
 /// Direct conversations, groups, members, roles, titles and mute: validation and authorization for every transport.
 /// Routes only translate HTTP to these calls; the store authorizes against membership inside each transaction.
 struct ConversationService: Sendable {
-    let store: Store
+    let store: any ConversationRepository
 
     /// The one direct conversation with `peer`, created on first use (`created`).
     func openDirect(user: UserID, peer: UserID) async throws -> (ConversationView, created: Bool) {
@@ -50,6 +49,11 @@ struct ConversationService: Sendable {
     /// Removes `member`; removing yourself leaves the group.
     func removeMember(_ member: UserID, from conversation: ConversationID, actor: UserID) async throws {
         try await store.removeMember(member, conversation: conversation, actor: actor)
+    }
+
+    /// The conversations `user` is in, and the head cursor of the same snapshot (for the realtime hub).
+    func memberships(of user: UserID) async throws -> (conversations: [ConversationID], head: EventCursor) {
+        try await store.memberships(of: user)
     }
 
     func setMuted(_ muted: Bool, _ conversation: ConversationID, user: UserID) async throws -> ConversationView {

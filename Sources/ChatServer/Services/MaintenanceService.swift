@@ -1,20 +1,20 @@
 import ChatCore
-import ChatStore
 import Logging
 import ServiceLifecycle
 
 /// Hourly housekeeping: prunes events past retention (also right at start-up, after a long stop) and truncates the
 /// WAL (not at start-up: the checkpointer keeps it short, and a truncating checkpoint waits for the writer).
 struct MaintenanceService: Service {
-    let store: Store
+    let store: any StoreMaintenance
+    let log: any EventLogRepository
     let logger: Logger
 
     func run() async throws {
         var firstRound = true
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                let cutoff = Clock.nowMillis() - Millis(store.limits.eventRetentionDays) * 86_400_000
-                let pruned = try await store.pruneEvents(olderThan: cutoff)
+                let cutoff = Clock.nowMillis() - Millis(store.eventRetentionDays) * 86_400_000
+                let pruned = try await log.pruneEvents(olderThan: cutoff)
                 if pruned > 0 { logger.info("pruned old events", metadata: ["count": "\(pruned)"]) }
                 if !firstRound { try await store.checkpoint() }
             } catch {

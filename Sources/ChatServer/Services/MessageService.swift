@@ -1,12 +1,11 @@
 import ChatCore
-import ChatStore
 import Hummingbird
 
 /// Sending and changing messages, for both transports: the REST routes and the WebSocket frames call these same
 /// methods, so a send is authorized, validated, rate-limited, deduplicated and made durable the same way whichever
 /// way it came.
 struct MessageService: Sendable {
-    let store: Store
+    let store: any MessageRepository
     /// `limits.max_message_bytes`.
     let maxMessageBytes: Int
     /// Per-user send limit (`limits.messages_per_minute`).
@@ -97,7 +96,7 @@ struct MessageService: Sendable {
             message: try await store.react(emoji, add: add, conversation: conversation, seq: seq, user: user))
     }
 
-    func markReceipt(_ kind: Store.Receipt, upTo seq: Seq, conversation: ConversationID, user: UserID) async throws
+    func markReceipt(_ kind: Receipt, upTo seq: Seq, conversation: ConversationID, user: UserID) async throws
         -> ReceiptResponse
     {
         _ = try Validate.positive(seq, field: "seq")

@@ -1,13 +1,13 @@
 import ChatCore
-import ChatStore
 
 /// The event log as clients read it (`/v1/sync`, the socket's replay) and full-text search, with their rules.
 struct SyncService: Sendable {
-    let store: Store
+    let log: any EventLogRepository
+    let messages: any MessageRepository
 
     /// The cursor of the newest event: where a client without one starts.
     func head() async throws -> EventCursor {
-        try await store.headCursor()
+        try await log.headCursor()
     }
 
     /// Up to `limit` of `user`'s events after `cursor`; a cursor outside the retained log gets `reset_required`.
@@ -31,7 +31,7 @@ struct SyncService: Sendable {
 
     /// A page as the socket's replay reads it: a reset is an answer, not an error.
     func page(for user: UserID, after cursor: EventCursor, limit: Int) async throws -> SyncPage {
-        try await store.sync(user: user, after: cursor, limit: limit)
+        try await log.sync(user: user, after: cursor, limit: limit)
     }
 
     /// Messages of `user`'s conversations (or of one) matching every word of `query`.
@@ -40,7 +40,7 @@ struct SyncService: Sendable {
     {
         guard let query, !query.isEmpty else { throw ChatError.invalid("query parameter 'q' is required") }
         guard query.utf8.count <= 256 else { throw ChatError.invalid("q must be at most 256 bytes") }
-        return try await store.search(
+        return try await messages.search(
             query, user: user, conversation: conversation, limit: try Validate.limit(limit, default: 20, max: 100))
     }
 }

@@ -37,9 +37,9 @@ final class ChatdProcess: @unchecked Sendable {
             let made = try await withThrowingTaskGroup(of: SeededUser.self) { group in
                 for index in start..<min(count, start + chunk) {
                     group.addTask {
-                        let user = try await store.createUser(handle: "u\(index)", displayName: "User \(index)", passwordHash: nil)
+                        let user = try await store.accounts.createUser(handle: "u\(index)", displayName: "User \(index)", passwordHash: nil)
                         let refresh = issuer.newRefreshToken()
-                        let session = try await store.startSession(
+                        let session = try await store.accounts.startSession(
                             user: user.id, refreshTokenHash: refresh.hash, expiresAt: issuer.refreshExpiry())
                         return SeededUser(index: index, id: user.id, token: try await issuer.accessToken(user: user.id, session: session))
                     }

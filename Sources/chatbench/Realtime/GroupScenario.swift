@@ -20,7 +20,7 @@ struct GroupScenario: AsyncParsableCommand {
         defer { server.stop() }
         var group: Int64 = 0
         let users = try await server.seed(users: groupSize) { store, ids in
-            group = try await store.createGroup(creator: ids[0], title: "everyone", members: Array(ids.dropFirst())).id
+            group = try await store.conversations.createGroup(creator: ids[0], title: "everyone", members: Array(ids.dropFirst())).id
         }
         try await server.start()
         // The broadcaster is the first client of worker 0.

@@ -80,7 +80,7 @@ func openDirects(_ store: Store, _ pairs: [(Int64, Int64)]) async throws -> [Int
         try await withThrowingTaskGroup(of: (Int, Int64).self) { group in
             for index in start..<min(pairs.count, start + chunk) {
                 let (user, peer) = pairs[index]
-                group.addTask { (index, try await store.openDirect(user: user, peer: peer).0.id) }
+                group.addTask { (index, try await store.conversations.openDirect(user: user, peer: peer).0.id) }
             }
             for try await (index, id) in group { conversations[index] = id }
         }

@@ -14,13 +14,14 @@ import Synchronization
 /// - A caller is answered only after the batch's `COMMIT` has returned. If the commit itself fails, every caller
 ///   of the batch gets that error and nothing of the batch is kept.
 /// - Events appended by a batch's writes are handed to the `EventPublisher` after the commit, in cursor order, and
-///   before any caller of the batch is answered: when a write returns, its events have been published.
+///   before any caller of the batch is answered: when a write returns, its events have been published. The jobs
+///   they enqueued go to the `JobPublisher` the same way. A write that fails leaves neither.
 /// - Batches run one at a time on one dispatch queue, so the event table's rowid (the cursor) grows in commit order.
 final class GroupCommitWriter: Sendable {
     private let pool: DatabasePool
     private let queue = DispatchQueue(label: "chatd.store.writer", qos: .userInitiated)
     private let state = Mutex(State())
-    private let publisher: Mutex<(any EventPublisher)?>
+    private let publishers = Mutex<Publishers>(Publishers())
     /// Upper bound of writes in one transaction, so one huge burst still commits in bounded steps.
     private let maxBatch: Int
     /// Batch size from which the writer pauses `lingerMicroseconds` before taking the next batch. Below it (a quiet
@@ -31,23 +32,27 @@ final class GroupCommitWriter: Sendable {
     let committedTransactions = Atomic<Int>(0)
     let committedWrites = Atomic<Int>(0)
 
+    struct Publishers {
+        var events: (any EventPublisher)?
+        var jobs: (any JobPublisher)?
+    }
+
     private struct State {
         var pending: [PendingWrite] = []
         var draining = false
     }
 
-    init(pool: DatabasePool, publisher: (any EventPublisher)?, maxBatch: Int = 512) {
+    init(pool: DatabasePool, maxBatch: Int = 512) {
         self.pool = pool
-        self.publisher = Mutex(publisher)
         self.maxBatch = maxBatch
     }
 
-    func setPublisher(_ publisher: (any EventPublisher)?) {
-        self.publisher.withLock { $0 = publisher }
+    func setPublishers(_ change: (inout Publishers) -> Void) {
+        publishers.withLock { change(&$0) }
     }
 
     /// Runs `work` inside the next group-committed transaction and returns its result once it is durable.
-    func write<T: Sendable>(_ work: @escaping @Sendable (Database, EventLog) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ work: @escaping @Sendable (WriteContext) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             submit(work) { continuation.resume(with: $0) }
         }
@@ -57,12 +62,12 @@ final class GroupCommitWriter: Sendable {
     /// is durable (or failed). For hot paths whose caller is not a Task (a WebSocket send answered on its event
     /// loop): no Task is created or resumed. `completion` must only hand the result on, never block.
     func submit<T: Sendable>(
-        _ work: @escaping @Sendable (Database, EventLog) throws -> T,
+        _ work: @escaping @Sendable (WriteContext) throws -> T,
         completion: @escaping @Sendable (Result<T, any Error>) -> Void
     ) {
-        let pending = PendingWrite { db, log in
+        let pending = PendingWrite { context in
             do {
-                let value = try work(db, log)
+                let value = try work(context)
                 return .success { completion(.success(value)) }
             } catch {
                 return .failure(error) { completion(.failure($0)) }
@@ -111,17 +116,19 @@ final class GroupCommitWriter: Sendable {
             var outcomes: [PendingWrite.Outcome] = []
             outcomes.reserveCapacity(remaining.count)
             var events: [Event] = []
+            var jobs: [Job] = []
             var poisoned: (index: Int, outcome: PendingWrite.Outcome)?
             do {
                 try pool.writeWithoutTransaction { db in
                     try db.inTransaction(.immediate) {
                         for (index, write) in remaining.enumerated() {
-                            let log = EventLog()
+                            let context = WriteContext(db)
                             let changesBefore = db.totalChangesCount
-                            let outcome = write.run(db, log)
+                            let outcome = write.run(context)
                             switch outcome {
                             case .success:
-                                events.append(contentsOf: log.events)
+                                events.append(contentsOf: context.events)
+                                jobs.append(contentsOf: context.jobs)
                             case .failure where db.totalChangesCount != changesBefore:
                                 poisoned = (index, outcome)
                                 return .rollback
@@ -144,39 +151,12 @@ final class GroupCommitWriter: Sendable {
             }
             committedTransactions.add(1, ordering: .relaxed)
             committedWrites.add(remaining.count, ordering: .relaxed)
-            if !events.isEmpty, let publisher = publisher.withLock({ $0 }) {
-                publisher.publish(events)
-            }
+            let publishers = publishers.withLock { $0 }
+            if !events.isEmpty { publishers.events?.publish(events) }
+            if !jobs.isEmpty { publishers.jobs?.publish(jobs) }
             for outcome in outcomes { outcome.deliver() }
             return
         }
-    }
-}
-
-/// The events one write appends, collected so they can be published after the commit.
-/// Lives on the writer queue only, within one write.
-public final class EventLog {
-    fileprivate(set) var events: [Event] = []
-
-    init() {}
-
-    /// Appends an event row and returns the event with its cursor.
-    @discardableResult
-    public func append(
-        _ db: Database, _ type: EventType, conversationId: ConversationID?, audience: UserID? = nil,
-        messageId: MessageID? = nil, storedData: String?, wireData: String? = nil, at: Millis
-    ) throws -> Event {
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO events (type, conversation_id, audience_user_id, message_id, data, created_at)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """)
-        try statement.execute(arguments: [type.storageCode, conversationId, audience, messageId, storedData, at])
-        let event = Event(
-            cursor: db.lastInsertedRowID, type: type, conversationId: conversationId, audienceUserId: audience,
-            at: at, data: wireData ?? storedData ?? "{}")
-        events.append(event)
-        return event
     }
 }
 
@@ -195,6 +175,6 @@ private struct PendingWrite: Sendable {
         }
     }
 
-    let run: @Sendable (Database, EventLog) -> Outcome
+    let run: @Sendable (WriteContext) -> Outcome
     let fail: @Sendable (any Error) -> Void
 }

@@ -2,7 +2,7 @@ import ChatCore
 import GRDB
 
 /// Full-text search (SQLite FTS5) over the messages of the asker's conversations.
-extension Store {
+extension SQLiteMessages {
     /// Messages of `user`'s conversations (or of one of them) matching every word of `query`; the last word also
     /// matches as a prefix, so results come while typing. Best matches first.
     public func search(_ query: String, user: UserID, conversation: ConversationID?, limit: Int) async throws
@@ -11,7 +11,7 @@ extension Store {
         guard let match = Self.ftsQuery(query) else {
             throw ChatError.invalid("q must contain at least one word")
         }
-        return try await read { db in
+        return try await database.read { db in
             var sql = """
                 SELECT \(Message.columns), snippet(messages_fts, 0, '[', ']', '…', 12)
                 FROM messages_fts

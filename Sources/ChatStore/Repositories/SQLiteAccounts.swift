@@ -1,11 +1,16 @@
 import ChatCore
 import GRDB
 
-/// Accounts: creation by each way of signing in, profiles, blocks.
-extension Store {
+/// Accounts on SQLite: users by each way of signing in, profiles, blocks, last-seen times.
+public struct SQLiteAccounts: AccountRepository {
+    let database: StoreDatabase
+}
+
+extension SQLiteAccounts {
     /// Creates a user with a handle (and a bcrypt hash when registered with a password).
     public func createUser(handle: String, displayName: String, passwordHash: String?) async throws -> UserProfile {
-        try await write { db, _ in
+        try await database.write { context in
+            let db = context.db
             guard try !Self.isTaken(db, handle: handle) else {
                 throw ChatError(.handleTaken, "handle '\(handle)' is already taken")
             }
@@ -16,7 +21,7 @@ extension Store {
 
     /// The user for a handle with its password hash, for login. Nil when unknown or without a password.
     public func credentials(handle: String) async throws -> (UserID, String)? {
-        try await read { db in
+        try await database.read { db in
             guard
                 let row = try Row.fetchOne(
                     db, sql: "SELECT id, password_hash FROM users WHERE handle = ? AND password_hash IS NOT NULL",
@@ -35,8 +40,9 @@ extension Store {
             try UserProfile.fetch(db, where: "external_subject = ?", [subject])
         }
         // Every request with such a token comes here: read first, write only on first sight.
-        if let existing = try await read(find) { return existing }
-        return try await write { db, _ in
+        if let existing = try await database.read(find) { return existing }
+        return try await database.write { context in
+            let db = context.db
             if let existing = try find(db) { return existing }
             let wanted = handle.flatMap { try? Validate.handle($0) }
             let free = try wanted.flatMap { try Self.isTaken(db, handle: $0) ? nil : $0 }
@@ -48,7 +54,8 @@ extension Store {
     /// The user who owns a verified phone number or e-mail address, created on first sign-in.
     public func userForVerifiedDestination(_ destination: String, channel: OTPChannel) async throws -> UserProfile {
         let column = channel == .sms ? "phone" : "email"
-        return try await write { db, _ in
+        return try await database.write { context in
+            let db = context.db
             if let existing = try UserProfile.fetch(db, where: "\(column) = ?", [destination]) { return existing }
             let displayName = channel == .email ? String(destination.prefix { $0 != "@" }.prefix(64)) : "User"
             return try Self.insertUser(db, handle: nil, displayName: displayName, identity: (column, destination))
@@ -56,7 +63,7 @@ extension Store {
     }
 
     public func profile(id: UserID) async throws -> UserProfile {
-        try await read { db in
+        try await database.read { db in
             guard let user = try UserProfile.fetch(db, where: "id = ?", [id]) else {
                 throw ChatError.notFound("user \(id)")
             }
@@ -65,7 +72,7 @@ extension Store {
     }
 
     public func profile(handle: String) async throws -> UserProfile {
-        try await read { db in
+        try await database.read { db in
             guard let user = try UserProfile.fetch(db, where: "handle = ?", [handle]) else {
                 throw ChatError.notFound("user '\(handle)'")
             }
@@ -74,7 +81,8 @@ extension Store {
     }
 
     public func updateDisplayName(user: UserID, to displayName: String) async throws -> UserProfile {
-        try await write { db, _ in
+        try await database.write { context in
+            let db = context.db
             try db.execute(sql: "UPDATE users SET display_name = ? WHERE id = ?", arguments: [displayName, user])
             guard db.changesCount == 1, let profile = try UserProfile.fetch(db, where: "id = ?", [user]) else {
                 throw ChatError.notFound("user \(user)")
@@ -87,7 +95,8 @@ extension Store {
     /// in an existing one. Blocking twice is not an error.
     public func block(user: UserID, target: UserID) async throws {
         guard user != target else { throw ChatError.invalid("you cannot block yourself") }
-        try await write { db, _ in
+        try await database.write { context in
+            let db = context.db
             guard try db.userExists(target) else { throw ChatError.notFound("user \(target)") }
             try db.execute(
                 sql: "INSERT OR IGNORE INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?)",
@@ -96,7 +105,8 @@ extension Store {
     }
 
     public func unblock(user: UserID, target: UserID) async throws {
-        try await write { db, _ in
+        try await database.write { context in
+            let db = context.db
             guard try db.userExists(target) else { throw ChatError.notFound("user \(target)") }
             try db.execute(
                 sql: "DELETE FROM blocks WHERE blocker_id = ? AND blocked_id = ?", arguments: [user, target])
@@ -105,7 +115,7 @@ extension Store {
 
     /// The users `user` has blocked, most recent first.
     public func blockedUsers(of user: UserID) async throws -> [UserProfile] {
-        try await read { db in
+        try await database.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
@@ -113,6 +123,46 @@ extension Store {
                     WHERE b.blocker_id = ? ORDER BY b.created_at DESC, u.id DESC
                     """, arguments: [user]
             ).map { UserProfile(row: $0) }
+        }
+    }
+
+    // MARK: Presence
+
+    /// Of `users`, those whose presence `viewer` may see — they share a conversation with `viewer` and have not
+    /// blocked them — with their stored `last_seen` time (nil if never seen). A user always sees themself.
+    public func presenceVisible(_ users: [UserID], viewer: UserID) async throws -> [PresenceVisibility] {
+        guard !users.isEmpty else { return [] }
+        return try await database.read { db in
+            var visible: [PresenceVisibility] = []
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT u.last_seen_at FROM users u
+                    WHERE u.id = ?2 AND (
+                        u.id = ?1 OR (
+                            EXISTS (
+                                SELECT 1 FROM members a JOIN members b ON b.conversation_id = a.conversation_id
+                                WHERE a.user_id = ?1 AND b.user_id = ?2)
+                            AND NOT EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?2 AND blocked_id = ?1)))
+                    """)
+            for user in Set(users).sorted() {
+                if let row = try Row.fetchOne(statement, arguments: [viewer, user]) {
+                    visible.append(PresenceVisibility(userId: user, lastSeen: row[0]))
+                }
+            }
+            return visible
+        }
+    }
+
+    /// Stores the times users' last device disconnected, in one transaction.
+    public func saveLastSeen(_ times: [UserID: Millis]) async throws {
+        guard !times.isEmpty else { return }
+        try await database.write { context in
+            let db = context.db
+            let statement = try db.cachedStatement(
+                sql: "UPDATE users SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?) WHERE id = ?")
+            for (user, time) in times {
+                try statement.execute(arguments: [time, user])
+            }
         }
     }
 

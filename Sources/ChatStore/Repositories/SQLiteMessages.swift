@@ -1,42 +1,21 @@
 import ChatCore
 import GRDB
 
-/// The answer to a send: the stored message and the cursor of its event. A resent `client_id` gets the original.
-public struct SendResult: Sendable, Equatable {
-    public var message: Message
-    public var cursor: EventCursor?
-    /// True when this send repeated an earlier `(sender, client_id)` and nothing new was written.
-    public var duplicate: Bool
+/// Messages on SQLite: send, history, edit, delete, reactions, receipts and search.
+public struct SQLiteMessages: MessageRepository {
+    let database: StoreDatabase
 }
 
-/// A page of history in seq order, oldest first.
-public struct HistoryPage: Sendable, Equatable {
-    public var messages: [Message]
-    /// Whether more messages lie beyond the page in the direction it was read.
-    public var hasMore: Bool
-}
-
-/// Messages: send, history, edit, delete, reactions and receipts.
-extension Store {
-    /// Sends a text message (already validated by the caller). Durable when it returns; the same
-    /// `(sender, client_id)` always returns the original.
-    public func sendMessage(
-        sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq? = nil
-    ) async throws -> SendResult {
-        try await withCheckedThrowingContinuation { continuation in
-            sendMessage(
-                sender: sender, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo
-            ) { continuation.resume(with: $0) }
-        }
-    }
-
-    /// The same send, answered by calling `completion` on the writer's queue once durable (or refused) instead of
-    /// resuming a Task: the WebSocket gateway's hot path, which hands the answer straight to an event loop.
+extension SQLiteMessages {
+    /// Sends a message (already validated by the caller), answered by calling `completion` on the writer's queue once
+    /// durable (or refused) instead of resuming a Task: the WebSocket gateway's hot path, which hands the answer
+    /// straight to an event loop. The same `(sender, client_id)` always returns the original.
     public func sendMessage(
         sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq?,
         completion: @escaping @Sendable (Result<SendResult, any Error>) -> Void
     ) {
-        writer.submit({ db, log in
+        database.writer.submit({ context in
+            let db = context.db
             if let original = try Self.message(db, sender: sender, clientId: clientId) {
                 guard original.conversationId == conversation else {
                     throw ChatError(.conflict, "client_id '\(clientId)' was already used in another conversation")
@@ -81,8 +60,8 @@ extension Store {
             let message = Message(
                 id: id, conversationId: conversation, seq: seq, senderId: sender, clientId: clientId,
                 text: text, replyToSeq: replyTo, createdAt: now, editedAt: nil, deletedAt: nil)
-            let event = try log.append(
-                db, .messageCreated, conversationId: conversation, messageId: message.id, storedData: nil,
+            let event = try context.append(
+                .messageCreated, conversationId: conversation, messageId: message.id, storedData: nil,
                 wireData: MessageData.json(message), at: now)
             try db.cachedStatement(sql: "UPDATE messages SET cursor = ? WHERE id = ?")
                 .execute(arguments: [event.cursor, id])
@@ -102,7 +81,7 @@ extension Store {
     public func history(
         conversation: ConversationID, for user: UserID, before: Seq?, after: Seq?, limit: Int
     ) async throws -> HistoryPage {
-        try await read { db in
+        try await database.read { db in
             _ = try Membership.require(db, conversation: conversation, user: user)
             var conditions = ["m.conversation_id = ?"]
             var arguments: StatementArguments = [conversation]
@@ -133,7 +112,8 @@ extension Store {
     public func editMessage(conversation: ConversationID, seq: Seq, text: String, editor: UserID) async throws
         -> Message
     {
-        try await write { db, log in
+        try await database.write { context in
+            let db = context.db
             _ = try Membership.require(db, conversation: conversation, user: editor)
             var message = try Self.requireMessage(db, conversation: conversation, seq: seq)
             guard message.senderId == editor else { throw ChatError.forbidden("only the sender edits a message") }
@@ -147,8 +127,8 @@ extension Store {
             message.editedAt = now
             // Message events carry no reactions, live or replayed (sync reads them from the row); reactions have
             // their own events. The caller's answer has them.
-            try log.append(
-                db, .messageEdited, conversationId: conversation, messageId: message.id, storedData: nil,
+            try context.append(
+                .messageEdited, conversationId: conversation, messageId: message.id, storedData: nil,
                 wireData: MessageData.json(message), at: now)
             try Self.attachReactions(db, to: &message)
             return message
@@ -158,7 +138,8 @@ extension Store {
     /// Deletes a message, leaving a tombstone that keeps its seq. The sender, or a group's admins and owner, may.
     /// Deleting a tombstone again changes nothing.
     public func deleteMessage(conversation: ConversationID, seq: Seq, actor: UserID) async throws -> Message {
-        try await write { db, log in
+        try await database.write { context in
+            let db = context.db
             let role = try Membership.require(db, conversation: conversation, user: actor).role
             var message = try Self.requireMessage(db, conversation: conversation, seq: seq)
             guard message.senderId == actor || role.canManage else {
@@ -172,8 +153,8 @@ extension Store {
             try db.execute(sql: "DELETE FROM reactions WHERE message_id = ?", arguments: [message.id])
             message.text = nil
             message.deletedAt = now
-            try log.append(
-                db, .messageDeleted, conversationId: conversation, messageId: message.id, storedData: nil,
+            try context.append(
+                .messageDeleted, conversationId: conversation, messageId: message.id, storedData: nil,
                 wireData: MessageData.json(message), at: now)
             return message
         }
@@ -183,7 +164,8 @@ extension Store {
     public func react(
         _ emoji: String, add: Bool, conversation: ConversationID, seq: Seq, user: UserID
     ) async throws -> Message {
-        try await write { db, log in
+        try await database.write { context in
+            let db = context.db
             _ = try Membership.require(db, conversation: conversation, user: user)
             var message = try Self.requireMessage(db, conversation: conversation, seq: seq)
             guard message.deletedAt == nil else { throw ChatError(.conflict, "message \(seq) was deleted") }
@@ -198,8 +180,8 @@ extension Store {
                     arguments: [message.id, user, emoji])
             }
             if db.changesCount > 0 {
-                try log.append(
-                    db, add ? .reactionAdded : .reactionRemoved, conversationId: conversation,
+                try context.append(
+                    add ? .reactionAdded : .reactionRemoved, conversationId: conversation,
                     storedData: ChatJSON.string(ReactionData(messageId: message.id, seq: seq, userId: user, emoji: emoji)),
                     at: now)
             }
@@ -208,16 +190,13 @@ extension Store {
         }
     }
 
-    public enum Receipt: Sendable {
-        case read, delivered
-    }
-
     /// Moves `user`'s read (or delivered) position forward to `seq`; a position never moves back, and reading
     /// implies delivery. Returns the member's positions after the change.
     public func markReceipt(_ receipt: Receipt, upTo seq: Seq, conversation: ConversationID, user: UserID)
         async throws -> (lastReadSeq: Seq, lastDeliveredSeq: Seq)
     {
-        try await write { db, log in
+        try await database.write { context in
+            let db = context.db
             let membership = try Membership.require(db, conversation: conversation, user: user)
             let lastSeq = try Seq.fetchOne(
                 db, sql: "SELECT last_seq FROM conversations WHERE id = ?", arguments: [conversation]) ?? 0
@@ -229,14 +208,14 @@ extension Store {
             var delivered = membership.lastDeliveredSeq
             if receipt == .read, seq > read {
                 read = seq
-                try log.append(
-                    db, .receiptRead, conversationId: conversation,
+                try context.append(
+                    .receiptRead, conversationId: conversation,
                     storedData: ChatJSON.string(ReceiptData(userId: user, seq: seq)), at: now)
             }
             if max(seq, read) > delivered {
                 delivered = max(seq, read)
-                try log.append(
-                    db, .receiptDelivered, conversationId: conversation,
+                try context.append(
+                    .receiptDelivered, conversationId: conversation,
                     storedData: ChatJSON.string(ReceiptData(userId: user, seq: delivered)), at: now)
             }
             if read != membership.lastReadSeq || delivered != membership.lastDeliveredSeq {

@@ -3,10 +3,11 @@ import Foundation
 import GRDB
 
 /// Login sessions (refresh-token families) and one-time codes. Tokens and codes are stored only as hashes.
-extension Store {
+extension SQLiteAccounts {
     /// Starts a session for `user` with its first refresh token.
     public func startSession(user: UserID, refreshTokenHash: Data, expiresAt: Millis) async throws -> SessionID {
-        try await write { db, _ in
+        try await database.write { context in
+            let db = context.db
             let now = Clock.nowMillis()
             try db.execute(sql: "INSERT INTO sessions (user_id, created_at) VALUES (?, ?)", arguments: [user, now])
             let session = db.lastInsertedRowID
@@ -17,22 +18,13 @@ extension Store {
         }
     }
 
-    public enum RefreshOutcome: Sendable, Equatable {
-        case rotated(user: UserID, session: SessionID)
-        case unknown
-        case expired
-        case revoked
-        /// The token had already been used: the whole session was revoked, because either the client or a thief
-        /// holds a copy of a spent token.
-        case reused
-    }
-
     /// Spends a refresh token and issues its successor in the same session. The revocation on reuse commits even
     /// though the caller answers with an error, so it is an outcome here rather than a thrown error.
     public func rotateRefreshToken(_ presentedHash: Data, successorHash: Data, expiresAt: Millis) async throws
         -> RefreshOutcome
     {
-        try await write { db, _ in
+        try await database.write { context in
+            let db = context.db
             let now = Clock.nowMillis()
             guard
                 let row = try Row.fetchOne(
@@ -64,14 +56,15 @@ extension Store {
 
     /// Ends a session: its refresh tokens stop working and its access tokens are refused from now on.
     public func revokeSession(_ session: SessionID, reason: String) async throws {
-        try await write { db, _ in
+        try await database.write { context in
+            let db = context.db
             try Self.revoke(db, session: session, reason: reason, at: Clock.nowMillis())
         }
     }
 
     /// Whether a session exists and has not been revoked; checked for every access token.
     public func isSessionActive(_ session: SessionID, user: UserID) async throws -> Bool {
-        try await read { db in
+        try await database.read { db in
             try Bool.fetchOne(
                 db.cachedStatement(sql: "SELECT revoked_at IS NULL FROM sessions WHERE id = ? AND user_id = ?"),
                 arguments: [session, user]) ?? false
@@ -90,7 +83,8 @@ extension Store {
     public func storeOneTimeCode(destination: String, channel: OTPChannel, codeHash: Data, expiresAt: Millis)
         async throws
     {
-        try await write { db, _ in
+        try await database.write { context in
+            let db = context.db
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO otp_codes (destination, channel, code_hash, created_at, expires_at, failed_attempts)
@@ -99,17 +93,11 @@ extension Store {
         }
     }
 
-    public enum CodeCheck: Sendable, Equatable {
-        case accepted(OTPChannel)
-        case wrong(attemptsLeft: Int)
-        /// No live code: none was requested, it expired, it was used, or too many attempts failed.
-        case noLiveCode
-    }
-
     /// Checks a code. A right code is spent; a wrong one counts, and the last allowed failure deletes the code,
     /// so a new one must be requested. Failures commit, hence an outcome rather than a thrown error.
     public func checkOneTimeCode(destination: String, codeHash: Data, maxAttempts: Int) async throws -> CodeCheck {
-        try await write { db, _ in
+        try await database.write { context in
+            let db = context.db
             guard
                 let row = try Row.fetchOne(
                     db,

@@ -1,18 +1,22 @@
 import ChatCore
 import GRDB
 
-/// The event log: sync pages, the head cursor, retention.
-extension Store {
+/// The event log on SQLite: sync pages, the head cursor, retention. The `events` table's rowid is the cursor.
+public struct SQLiteEventLog: EventLogRepository {
+    let database: StoreDatabase
+}
+
+extension SQLiteEventLog {
     /// The cursor of the newest event (0 when the log is empty).
     public func headCursor() async throws -> EventCursor {
-        try await read { db in try Self.head(db) }
+        try await database.read { db in try Self.head(db) }
     }
 
     /// The events `user` may see after `cursor`: those of conversations they are a member of (since they joined),
     /// and those addressed to them alone. Removal from a conversation ends its events for that user, unsynced ones
     /// included; the removed user gets their own `member.removed`.
     public func sync(user: UserID, after cursor: EventCursor, limit: Int) async throws -> SyncPage {
-        try await read { db in
+        try await database.read { db in
             let head = try Self.head(db)
             let prunedThrough = try Self.prunedThrough(db)
             if cursor < prunedThrough || cursor > head {
@@ -44,13 +48,20 @@ extension Store {
         }
     }
 
-    /// Deletes events older than the retention period, at most `batch` per transaction so other writes keep
-    /// flowing. Returns how many were deleted.
+    /// Deletes events older than the retention period, 10,000 per transaction so other writes keep flowing.
+    /// Returns how many were deleted.
     @discardableResult
-    public func pruneEvents(olderThan cutoff: Millis, batch: Int = 10_000) async throws -> Int {
+    public func pruneEvents(olderThan cutoff: Millis) async throws -> Int {
+        try await pruneEvents(olderThan: cutoff, batch: 10_000)
+    }
+
+    /// The same, at most `batch` per transaction.
+    @discardableResult
+    public func pruneEvents(olderThan cutoff: Millis, batch: Int) async throws -> Int {
         var total = 0
         while true {
-            let deleted = try await write { db, _ in
+            let deleted = try await database.write { context in
+                let db = context.db
                 // Events are appended in time order, so the old ones are a prefix of the rowid order: no index on
                 // created_at is needed (nor paid for on every write).
                 let oldest = try Row.fetchAll(

@@ -1,13 +1,20 @@
 import ChatCore
 import GRDB
 
-/// Direct conversations and groups: creation, membership, roles, titles, mute, and the member's view of them.
-extension Store {
+/// Conversations on SQLite: direct conversations and groups, membership, roles, titles, mute, and the member's view
+/// of them.
+public struct SQLiteConversations: ConversationRepository {
+    let database: StoreDatabase
+    let maxGroupMembers: Int
+}
+
+extension SQLiteConversations {
     /// The one direct conversation between `user` and `peer`, created on first use.
     /// Refused when either has blocked the other.
     public func openDirect(user: UserID, peer: UserID) async throws -> (ConversationView, created: Bool) {
         guard user != peer else { throw ChatError.invalid("a direct conversation needs another user") }
-        return try await write { db, log in
+        return try await database.write { context in
+            let db = context.db
             guard try db.userExists(peer) else { throw ChatError.notFound("user \(peer)") }
             guard try !db.isBlocked(between: user, and: peer) else {
                 throw ChatError(.blocked, "you cannot open a direct conversation with this user")
@@ -19,7 +26,7 @@ extension Store {
                 return (try Self.view(db, conversation: existing, user: user), false)
             }
             let id = try Self.insertConversation(
-                db, log, kind: .direct, title: nil, directKey: key, creator: user, others: [peer])
+                db, context, kind: .direct, title: nil, directKey: key, creator: user, others: [peer])
             return (try Self.view(db, conversation: id, user: user), true)
         }
     }
@@ -27,30 +34,31 @@ extension Store {
     /// A new group owned by `creator`, with `members` as plain members.
     public func createGroup(creator: UserID, title: String, members: [UserID]) async throws -> ConversationView {
         let others = Array(Set(members).subtracting([creator])).sorted()
-        guard others.count + 1 <= limits.maxGroupMembers else {
-            throw ChatError(.groupFull, "a group has at most \(limits.maxGroupMembers) members")
+        guard others.count + 1 <= maxGroupMembers else {
+            throw ChatError(.groupFull, "a group has at most \(maxGroupMembers) members")
         }
-        return try await write { db, log in
+        return try await database.write { context in
+            let db = context.db
             for other in others {
                 guard try db.userExists(other) else { throw ChatError.notFound("user \(other)") }
                 try Self.requireNotBlocked(db, by: other, actor: creator)
             }
             let id = try Self.insertConversation(
-                db, log, kind: .group, title: title, directKey: nil, creator: creator, others: others)
+                db, context, kind: .group, title: title, directKey: nil, creator: creator, others: others)
             return try Self.view(db, conversation: id, user: creator)
         }
     }
 
     /// The conversation as `user` sees it; `not_found` for a non-member.
     public func conversation(_ id: ConversationID, for user: UserID) async throws -> ConversationView {
-        try await read { db in try Self.view(db, conversation: id, user: user) }
+        try await database.read { db in try Self.view(db, conversation: id, user: user) }
     }
 
     /// `user`'s conversations by last activity, newest first; `before` continues from a previous page's `next`.
     public func conversations(for user: UserID, before: ConversationPageKey?, limit: Int) async throws
         -> (views: [ConversationView], next: ConversationPageKey?)
     {
-        try await read { db in
+        try await database.read { db in
             var sql = Self.viewSQL + " WHERE me.user_id = ?"
             var arguments: StatementArguments = [user]
             if let before {
@@ -70,7 +78,7 @@ extension Store {
     }
 
     public func members(of conversation: ConversationID, for user: UserID) async throws -> [Member] {
-        try await read { db in
+        try await database.read { db in
             _ = try Membership.require(db, conversation: conversation, user: user)
             return try Row.fetchAll(
                 db,
@@ -92,12 +100,13 @@ extension Store {
     public func setTitle(_ title: String, conversation: ConversationID, actor: UserID) async throws
         -> ConversationView
     {
-        try await write { db, log in
+        try await database.write { context in
+            let db = context.db
             _ = try Self.requireGroupManager(db, conversation: conversation, actor: actor)
             let now = Clock.nowMillis()
             try db.execute(sql: "UPDATE conversations SET title = ? WHERE id = ?", arguments: [title, conversation])
-            try log.append(
-                db, .conversationUpdated, conversationId: conversation,
+            try context.append(
+                .conversationUpdated, conversationId: conversation,
                 storedData: ChatJSON.string(ConversationUpdatedData(title: title, by: actor)), at: now)
             return try Self.view(db, conversation: conversation, user: actor)
         }
@@ -106,8 +115,9 @@ extension Store {
     /// Adds users to a group as members. Admins and the owner only; users already in it are left as they are.
     public func addMembers(_ users: [UserID], conversation: ConversationID, actor: UserID) async throws -> [Member] {
         let wanted = Array(Set(users)).sorted()
-        let maxMembers = limits.maxGroupMembers
-        try await write { db, log in
+        let maxMembers = maxGroupMembers
+        try await database.write { context in
+            let db = context.db
             _ = try Self.requireGroupManager(db, conversation: conversation, actor: actor)
             var newcomers: [UserID] = []
             for user in wanted where try Membership.find(db, conversation: conversation, user: user) == nil {
@@ -122,11 +132,11 @@ extension Store {
             }
             let now = Clock.nowMillis()
             // Every newcomer sees every newcomer's member.added, so all start from the same cursor.
-            let since = try Self.head(db)
+            let since = try SQLiteEventLog.head(db)
             for user in newcomers {
                 try Self.insertMember(db, conversation: conversation, user: user, role: .member, since: since, at: now)
-                try log.append(
-                    db, .memberAdded, conversationId: conversation,
+                try context.append(
+                    .memberAdded, conversationId: conversation,
                     storedData: ChatJSON.string(MemberData(userId: user, role: .member, by: actor)), at: now)
             }
             try Self.countMembers(db, conversation: conversation, change: newcomers.count, at: now)
@@ -137,7 +147,8 @@ extension Store {
     /// Removes `target` from a group; `target == actor` leaves it. The owner removes anyone, an admin removes
     /// members. When the owner leaves, the longest-standing admin (else member) becomes the owner.
     public func removeMember(_ target: UserID, conversation: ConversationID, actor: UserID) async throws {
-        try await write { db, log in
+        try await database.write { context in
+            let db = context.db
             let actorRole = try Membership.require(db, conversation: conversation, user: actor).role
             try Self.requireGroup(db, conversation)
             guard let targetRole = try Membership.find(db, conversation: conversation, user: target)?.role else {
@@ -153,10 +164,10 @@ extension Store {
                 sql: "DELETE FROM members WHERE conversation_id = ? AND user_id = ?", arguments: [conversation, target])
             try Self.countMembers(db, conversation: conversation, change: -1, at: now)
             let data = ChatJSON.string(MemberData(userId: target, role: nil, by: actor))
-            try log.append(
-                db, .memberRemoved, conversationId: conversation, storedData: data, at: now)
-            try log.append(
-                db, .memberRemoved, conversationId: conversation, audience: target, storedData: data, at: now)
+            try context.append(
+                .memberRemoved, conversationId: conversation, storedData: data, at: now)
+            try context.append(
+                .memberRemoved, conversationId: conversation, audience: target, storedData: data, at: now)
             if targetRole == .owner,
                 let heir = try UserID.fetchOne(
                     db,
@@ -165,7 +176,7 @@ extension Store {
                         ORDER BY role = 'admin' DESC, joined_at, user_id LIMIT 1
                         """, arguments: [conversation])
             {
-                try Self.setRole(db, log, .owner, of: heir, conversation: conversation, by: actor, at: now)
+                try Self.setRole(db, context, .owner, of: heir, conversation: conversation, by: actor, at: now)
             }
         }
     }
@@ -175,7 +186,8 @@ extension Store {
     public func changeRole(of target: UserID, to role: MemberRole, conversation: ConversationID, actor: UserID)
         async throws -> [Member]
     {
-        try await write { db, log in
+        try await database.write { context in
+            let db = context.db
             let actorRole = try Membership.require(db, conversation: conversation, user: actor).role
             try Self.requireGroup(db, conversation)
             guard actorRole == .owner else { throw ChatError.forbidden("only the owner changes roles") }
@@ -184,9 +196,9 @@ extension Store {
                 throw ChatError.notFound("member \(target)")
             }
             let now = Clock.nowMillis()
-            try Self.setRole(db, log, role, of: target, conversation: conversation, by: actor, at: now)
+            try Self.setRole(db, context, role, of: target, conversation: conversation, by: actor, at: now)
             if role == .owner {
-                try Self.setRole(db, log, .admin, of: actor, conversation: conversation, by: actor, at: now)
+                try Self.setRole(db, context, .admin, of: actor, conversation: conversation, by: actor, at: now)
             }
         }
         return try await members(of: conversation, for: actor)
@@ -194,22 +206,35 @@ extension Store {
 
     /// Mutes or unmutes a conversation for `user` (their devices hear of it; nobody else does).
     public func setMuted(_ muted: Bool, conversation: ConversationID, user: UserID) async throws -> ConversationView {
-        try await write { db, log in
+        try await database.write { context in
+            let db = context.db
             _ = try Membership.require(db, conversation: conversation, user: user)
             try db.execute(
                 sql: "UPDATE members SET muted = ? WHERE conversation_id = ? AND user_id = ?",
                 arguments: [muted, conversation, user])
-            try log.append(
-                db, .conversationSettings, conversationId: conversation, audience: user,
+            try context.append(
+                .conversationSettings, conversationId: conversation, audience: user,
                 storedData: ChatJSON.string(SettingsData(muted: muted)), at: Clock.nowMillis())
             return try Self.view(db, conversation: conversation, user: user)
+        }
+    }
+
+    // MARK: For the realtime hub
+
+    /// The conversations `user` is a member of, and the head cursor of the same snapshot: every membership change
+    /// after `head` reaches the hub as a live event.
+    public func memberships(of user: UserID) async throws -> (conversations: [ConversationID], head: EventCursor) {
+        try await database.read { db in
+            let conversations = try ConversationID.fetchAll(
+                db.cachedStatement(sql: "SELECT conversation_id FROM members WHERE user_id = ?"), arguments: [user])
+            return (conversations, try SQLiteEventLog.head(db))
         }
     }
 
     // MARK: Building blocks, run inside a write
 
     private static func insertConversation(
-        _ db: Database, _ log: EventLog, kind: ConversationKind, title: String?, directKey: String?,
+        _ db: Database, _ context: WriteContext, kind: ConversationKind, title: String?, directKey: String?,
         creator: UserID, others: [UserID]
     ) throws -> ConversationID {
         let now = Clock.nowMillis()
@@ -219,14 +244,14 @@ extension Store {
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [kind.rawValue, title, directKey, creator, now, now, others.count + 1])
         let id = db.lastInsertedRowID
-        let since = try head(db)
+        let since = try SQLiteEventLog.head(db)
         try insertMember(db, conversation: id, user: creator, role: kind == .group ? .owner : .member, since: since, at: now)
         for other in others {
             try insertMember(db, conversation: id, user: other, role: .member, since: since, at: now)
         }
         let info = ConversationInfo(id: id, kind: kind, title: title, createdBy: creator, createdAt: now)
-        try log.append(
-            db, .conversationCreated, conversationId: id,
+        try context.append(
+            .conversationCreated, conversationId: id,
             storedData: ChatJSON.string(ConversationCreatedData(conversation: info, memberIds: [creator] + others)),
             at: now)
         return id
@@ -243,14 +268,14 @@ extension Store {
     }
 
     private static func setRole(
-        _ db: Database, _ log: EventLog, _ role: MemberRole, of user: UserID, conversation: ConversationID,
+        _ db: Database, _ context: WriteContext, _ role: MemberRole, of user: UserID, conversation: ConversationID,
         by actor: UserID, at now: Millis
     ) throws {
         try db.execute(
             sql: "UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?",
             arguments: [role.rawValue, conversation, user])
-        try log.append(
-            db, .memberRoleChanged, conversationId: conversation,
+        try context.append(
+            .memberRoleChanged, conversationId: conversation,
             storedData: ChatJSON.string(MemberData(userId: user, role: role, by: actor)), at: now)
     }
 
@@ -323,24 +348,4 @@ extension Store {
             peer: peerId == nil ? nil : UserProfile(row: row, offset: 10),
             lastMessage: messageId == nil ? nil : Message(row: row, offset: 15))
     }
-}
-
-/// Where a page of the conversation list ends: its last conversation's activity time and id.
-public struct ConversationPageKey: Sendable, Equatable, LosslessStringConvertible {
-    public var lastActivityAt: Millis
-    public var id: ConversationID
-
-    public init(lastActivityAt: Millis, id: ConversationID) {
-        self.lastActivityAt = lastActivityAt
-        self.id = id
-    }
-
-    /// `"<last_activity_at>_<id>"`
-    public init?(_ description: String) {
-        let parts = description.split(separator: "_")
-        guard parts.count == 2, let at = Millis(parts[0]), let id = ConversationID(parts[1]) else { return nil }
-        self.init(lastActivityAt: at, id: id)
-    }
-
-    public var description: String { "\(lastActivityAt)_\(id)" }
 }

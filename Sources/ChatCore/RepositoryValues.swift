@@ -1,0 +1,79 @@
+// The values the repositories answer with.
+
+/// The answer to a send: the stored message and the cursor of its event. A resent `client_id` gets the original.
+public struct SendResult: Sendable, Equatable {
+    public var message: Message
+    public var cursor: EventCursor?
+    /// True when this send repeated an earlier `(sender, client_id)` and nothing new was written.
+    public var duplicate: Bool
+
+    public init(message: Message, cursor: EventCursor?, duplicate: Bool) {
+        self.message = message
+        self.cursor = cursor
+        self.duplicate = duplicate
+    }
+}
+
+/// A page of history in seq order, oldest first.
+public struct HistoryPage: Sendable, Equatable {
+    public var messages: [Message]
+    /// Whether more messages lie beyond the page in the direction it was read.
+    public var hasMore: Bool
+
+    public init(messages: [Message], hasMore: Bool) {
+        self.messages = messages
+        self.hasMore = hasMore
+    }
+}
+
+public enum Receipt: Sendable {
+    case read, delivered
+}
+
+public enum RefreshOutcome: Sendable, Equatable {
+    case rotated(user: UserID, session: SessionID)
+    case unknown
+    case expired
+    case revoked
+    /// The token had already been used: the whole session was revoked, because either the client or a thief holds
+    /// a copy of a spent token.
+    case reused
+}
+
+public enum CodeCheck: Sendable, Equatable {
+    case accepted(OTPChannel)
+    case wrong(attemptsLeft: Int)
+    /// No live code: none was requested, it expired, it was used, or too many attempts failed.
+    case noLiveCode
+}
+
+/// A user whose presence a viewer may see, with their stored last-seen time (nil if never seen).
+public struct PresenceVisibility: Sendable, Equatable {
+    public var userId: UserID
+    public var lastSeen: Millis?
+
+    public init(userId: UserID, lastSeen: Millis?) {
+        self.userId = userId
+        self.lastSeen = lastSeen
+    }
+}
+
+/// Where a page of the conversation list ends: its last conversation's activity time and id.
+public struct ConversationPageKey: Sendable, Equatable, LosslessStringConvertible {
+    public var lastActivityAt: Millis
+    public var id: ConversationID
+
+    public init(lastActivityAt: Millis, id: ConversationID) {
+        self.lastActivityAt = lastActivityAt
+        self.id = id
+    }
+
+    /// `"<last_activity_at>_<id>"`
+    public init?(_ description: String) {
+        let parts = description.split(separator: "_")
+        guard parts.count == 2, let at = Millis(parts[0]), let id = ConversationID(parts[1]) else { return nil }
+        self.init(lastActivityAt: at, id: id)
+    }
+
+    public var description: String { "\(lastActivityAt)_\(id)" }
+}

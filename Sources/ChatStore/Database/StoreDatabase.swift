@@ -1,0 +1,78 @@
+import ChatCore
+import Foundation
+import GRDB
+
+/// How hard a commit waits for the disk. `full` (the default) makes every acknowledged write survive power loss.
+public enum Durability: String, Sendable, CaseIterable {
+    case full, normal
+
+    /// The value of SQLite's `PRAGMA synchronous` for this durability.
+    var pragmaValue: String { self == .full ? "FULL" : "NORMAL" }
+}
+
+/// The database engine under the repositories: one SQLite file in WAL mode, migrated on open, parallel readers, one
+/// group-committing writer and a checkpointer beside it. Repositories run their reads and writes through it.
+final class StoreDatabase: Sendable {
+    let pool: DatabasePool
+    let writer: GroupCommitWriter
+    let checkpointer: Checkpointer
+
+    /// Opens (creating if needed) `directory/chatd.sqlite` and migrates it. Refuses a database written by a newer
+    /// chatd.
+    init(directory: URL, durability: Durability) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(5)
+        config.maximumReaderCount = 4
+        config.label = "chatd"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durability.pragmaValue)")
+            // SQLite's default page cache (2 MiB) makes the writer re-read index pages from the OS on every send once
+            // the database outgrows it; the writer touches the hot end of every index, so it gets more.
+            let cacheKiB = db.configuration.readonly ? 16 * 1024 : 64 * 1024
+            try db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Checkpointer.writerBackstopPages)")
+        }
+        let path = directory.appendingPathComponent("chatd.sqlite").path
+        let pool = try DatabasePool(path: path, configuration: config)
+        // GRDB turns WAL on for the writer after `prepareDatabase` and sets `synchronous = NORMAL` with it, which
+        // would leave every commit unsynced until the next checkpoint. The writer's setting is the one that counts.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durability.pragmaValue)")
+        }
+        let migrator = Migrations.migrator
+        let superseded = try pool.read { try migrator.hasBeenSuperseded($0) }
+        if superseded {
+            throw StoreError(
+                "the database at \(path) was written by a newer version of chatd; refusing to open it. "
+                    + "Upgrade chatd, or restore a backup made by this version.")
+        }
+        try migrator.migrate(pool)
+        checkpointer = try Checkpointer(path: path, configuration: config)
+        self.pool = pool
+        writer = GroupCommitWriter(pool: pool)
+    }
+
+    /// Runs a write in the next group commit; see `GroupCommitWriter`.
+    func write<T: Sendable>(_ work: @escaping @Sendable (WriteContext) throws -> T) async throws -> T {
+        try await writer.write(work)
+    }
+
+    /// Runs a read on one of the pool's readers, off the caller's thread.
+    func read<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.read(work)
+    }
+
+    func close() throws {
+        try checkpointer.stop()
+        try pool.close()
+    }
+}
+
+/// A failure of the store itself (not of the client's request): opening, migrating, a newer schema.
+public struct StoreError: Error, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
