@@ -98,6 +98,7 @@ let package = Package(
             name: "chatbench",
             dependencies: [
                 "ChatCore",
+                "ChatRealtime",
                 "ChatStore",
                 "ChatServer",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import ChatRealtime
 import Foundation
 import NIOCore
 
@@ -208,27 +209,10 @@ final class LoadConnection: ChannelInboundHandler, @unchecked Sendable {
         text += String(repeating: "x", count: max(0, 100 - text.utf8.count))
         let frame =
             "{\"type\":\"send\",\"id\":\"c\(slot)_\(time)\",\"conversation_id\":\(conversation),\"client_id\":\"c\(slot)_\(time)\",\"text\":\"\(text)\"}"
-        channel.writeAndFlush(ByteBuffer(bytes: Self.frame(opcode: 0x1, payload: Array(frame.utf8))), promise: nil)
+        channel.writeAndFlush(ByteBuffer(bytes: ClientFrameEncoding.frame(opcode: 0x1, payload: Array(frame.utf8))), promise: nil)
     }
 
     private func write(opcode: UInt8, payload: [UInt8], context: ChannelHandlerContext) {
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: Self.frame(opcode: opcode, payload: payload))), promise: nil)
-    }
-
-    /// A client frame: FIN, the opcode, the mask bit with a zero key (so the payload goes as is).
-    static func frame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
-        var frame: [UInt8] = [0x80 | opcode]
-        frame.reserveCapacity(payload.count + 14)
-        if payload.count < 126 {
-            frame.append(0x80 | UInt8(payload.count))
-        } else if payload.count < 65_536 {
-            frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
-        } else {
-            frame.append(0x80 | 127)
-            for shift in stride(from: 56, through: 0, by: -8) { frame.append(UInt8((payload.count >> shift) & 0xFF)) }
-        }
-        frame += [0, 0, 0, 0]
-        frame += payload
-        return frame
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: ClientFrameEncoding.frame(opcode: opcode, payload: payload))), promise: nil)
     }
 }

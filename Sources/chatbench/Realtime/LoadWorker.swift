@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatRealtime
 import Foundation
 import NIOCore
 import NIOPosix
@@ -117,7 +118,7 @@ final class LoadWorker: @unchecked Sendable {
         case "close":
             for connection in connections {
                 connection.channel?.writeAndFlush(
-                    ByteBuffer(bytes: LoadConnection.frame(opcode: 0x8, payload: [0x03, 0xE8])), promise: nil)
+                    ByteBuffer(bytes: ClientFrameEncoding.frame(opcode: 0x8, payload: [0x03, 0xE8])), promise: nil)
             }
             waitUntilClosed(reply: reply)
         default:

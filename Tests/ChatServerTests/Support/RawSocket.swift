@@ -3,6 +3,7 @@ import Glibc
 #else
 import Darwin
 #endif
+import ChatRealtime
 import Foundation
 
 /// A WebSocket client written against the bare socket API, for peers a well-behaved library cannot play: one
@@ -72,17 +73,7 @@ final class RawSocket: @unchecked Sendable {
     }
 
     func send(opcode: UInt8, payload: [UInt8]) throws {
-        var frame: [UInt8] = [0x80 | opcode]
-        if payload.count < 126 {
-            frame.append(0x80 | UInt8(payload.count))
-        } else if payload.count < 65_536 {
-            frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
-        } else {
-            frame.append(0x80 | 127)
-            for shift in stride(from: 56, through: 0, by: -8) { frame.append(UInt8((payload.count >> shift) & 0xFF)) }
-        }
-        frame += [0, 0, 0, 0]
-        try write(frame + payload)
+        try write(ClientFrameEncoding.frame(opcode: opcode, payload: payload))
     }
 
     /// The next frame from the server; nil when the server closed the TCP connection.
