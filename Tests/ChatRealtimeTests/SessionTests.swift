@@ -288,6 +288,23 @@ import Testing
         #expect(refused.map { if case .send(let s) = $0 { s.contains("\"status\":429") } else { false } } == true)
     }
 
+    @Test func theUsersBudgetAloneNeverClosesTheConnection() {
+        var session = live()
+        // Ten frames a second, within this connection's own budget, while the user's other devices used up theirs.
+        for index in 0..<(limits.frameBurst * 3) {
+            let action = receive(&session, text(#"{"type":"ping"}"#), at: at(2 + Double(index) / 10), userBudget: false)
+            #expect(action?.closeCode == nil)
+            #expect(action.map { if case .send(let s) = $0 { s.contains("\"status\":429") } else { false } } == true)
+        }
+    }
+
+    @Test func aFragmentShowsThePeerIsAlive() {
+        var session = live()
+        let heartbeat = Double(limits.heartbeatSeconds)
+        session.heard(at: at(heartbeat))
+        #expect(session.tick(at: at(heartbeat + 1), limits: limits) == nil, "heard a second ago: no ping yet")
+    }
+
     // MARK: Clock
 
     @Test func noHelloInTimeCloses() {

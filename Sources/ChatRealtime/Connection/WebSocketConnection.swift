@@ -24,6 +24,9 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection, @unchecke
     private var assembler = FrameAssembler()
     private var outbound = OutboundQueue()
     private var needsFlush = false
+    /// The close frame is written: nothing may follow it on the wire (RFC 6455 §5.5.1), even what the session
+    /// decided before an overflow closed the socket.
+    private var closeWritten = false
 
     init(gateway: RealtimeGateway, eventLoop: any EventLoop) {
         self.gateway = gateway
@@ -57,9 +60,11 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection, @unchecke
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let inbound = assembler.assemble(unwrapInboundIn(data), maxBytes: limits.maxFrameBytes) else { return }
-        let hub = self.hub
         let time = SessionTime.now()
+        guard let inbound = assembler.assemble(unwrapInboundIn(data), maxBytes: limits.maxFrameBytes) else {
+            return session.heard(at: time)
+        }
+        let hub = self.hub
         perform(
             session.received(
                 inbound, at: time, writable: context.channel.isWritable, limits: limits,
@@ -229,7 +234,7 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection, @unchecke
     /// Writes a text frame now, or queues it, as the outbound queue decides. Only the session's actions and the
     /// frames it accepts from the hub come here: after a close it returns none.
     private func send(_ payload: ByteBuffer, _ kind: OutboundQueue.Kind) {
-        guard let context else { return }
+        guard let context, !closeWritten else { return }
         switch outbound.offer(payload, kind: kind, writable: context.channel.isWritable, limit: limits.maxOutboundBytes) {
         case .write: write(WebSocketFrame(fin: true, opcode: .text, data: payload))
         case .queued, .dropped: break
@@ -238,7 +243,7 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection, @unchecke
     }
 
     private func write(_ frame: WebSocketFrame) {
-        guard let context else { return }
+        guard let context, !closeWritten else { return }
         context.write(wrapOutboundOut(frame), promise: nil)
         if !needsFlush {
             needsFlush = true
@@ -257,7 +262,8 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection, @unchecke
     /// does not read it; the loop's sweep sees to that).
     private func writeClose(_ reason: CloseReason) {
         outbound.removeAll()
-        guard let context else { return }
+        guard let context, !closeWritten else { return }
+        closeWritten = true
         var data = context.channel.allocator.buffer(capacity: 2 + reason.reason.utf8.count)
         data.write(webSocketErrorCode: reason.webSocketCode)
         data.writeString(reason.reason)

@@ -6,7 +6,9 @@ import Foundation
 ///
 /// Newcomers added by one write (a run of `member.added` events of one conversation, by one actor, at one time) all
 /// join with the first event of the run, so each of them gets every newcomer's `member.added` live, as their sync
-/// log gives it to them (they all start at the same cursor).
+/// log gives it to them (they all start at the same cursor). Two writes by one actor that commit in the same batch
+/// and the same millisecond form one run: the second write's newcomers may then get the first write's `member.added`
+/// live, which their sync log leaves out — one extra event, never a missing one.
 enum MembershipChanges {
     static func of(_ events: [Event]) -> [MembershipChange?] {
         var changes = [MembershipChange?](repeating: nil, count: events.count)

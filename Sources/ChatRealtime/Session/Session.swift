@@ -79,6 +79,11 @@ struct Session {
 
     // MARK: Frames from the client
 
+    /// Any frame shows the peer is alive, a fragment of an unfinished message included.
+    mutating func heard(at time: SessionTime) {
+        lastHeard = time.monotonic
+    }
+
     /// A frame (data or control) from the client. `userBudget` takes one frame from the user's budget over all their
     /// connections (the hub's), asked only when this connection's own budget admits the frame.
     mutating func received(
@@ -125,11 +130,11 @@ struct Session {
     /// The per-connection frame budget, then the user's: over either, a frame gets a 429 reply; a client that keeps
     /// going after more than `frameBurst` refusals in a row is closed.
     private mutating func admit(at time: SessionTime, limits: RealtimeLimits, userBudget: () -> Bool) -> Admission {
-        if frames.take(now: time.seconds, perSecond: Double(limits.framesPerSecond), burst: limits.frameBurst),
-            userBudget()
-        {
+        if frames.take(now: time.seconds, perSecond: Double(limits.framesPerSecond), burst: limits.frameBurst) {
+            // Within this connection's own budget: only a run of its own refusals closes it, never the user's
+            // other devices using up the shared budget.
             refusedInARow = 0
-            return .admit
+            if userBudget() { return .admit }
         }
         refusedInARow += 1
         return refusedInARow > limits.frameBurst ? .close : .refuse

@@ -14,6 +14,8 @@ struct AccountService: Sendable {
 
     /// A new user with a handle and a password, signed in.
     func register(handle: String, password: String, displayName: String?) async throws -> TokenResponse {
+        _ = try Validate.handle(handle)
+        _ = try Validate.password(password)
         let user = try await create(handle: handle, displayName: displayName, password: password)
         return try await signIn(user)
     }

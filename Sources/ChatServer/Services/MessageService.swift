@@ -53,10 +53,10 @@ struct MessageService: Sendable {
         let text: String
         let clientId: String
         do {
+            try sendLimiter.enforce("user:\(sender)", what: "messages")
             text = try Validate.messageText(rawText, maxBytes: maxMessageBytes)
             clientId = try Validate.clientID(rawClientId)
             if let replyTo { _ = try Validate.positive(replyTo, field: "reply_to") }
-            try sendLimiter.enforce("user:\(sender)", what: "messages")
         } catch {
             return completion(.failure(error))
         }
