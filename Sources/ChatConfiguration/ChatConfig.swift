@@ -100,12 +100,6 @@ public struct ChatConfig: Sendable, Equatable {
 
     public init() {}
 
-    /// The gateway's limits, with the message size it tells clients in `welcome`.
-    public var realtimeLimits: RealtimeLimits {
-        var limits = realtime
-        limits.maxMessageBytes = self.limits.maxMessageBytes
-        return limits
-    }
 
     public var storeLimits: StoreLimits {
         StoreLimits(maxGroupMembers: limits.maxGroupMembers, eventRetentionDays: events.retentionDays)

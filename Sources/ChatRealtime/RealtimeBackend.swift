@@ -24,6 +24,8 @@ public struct CommandResult: Sendable, Equatable {
 /// What the gateway needs from the rest of chatd. `ChatServer` implements it on top of the store and the auth
 /// services, so ChatRealtime never sees SQLite. Every method may throw `ChatError`; anything else is a 500.
 public protocol RealtimeBackend: Sendable {
+    /// The largest message text the message service accepts, told to clients in `welcome`.
+    var maxMessageBytes: Int { get }
     /// Verifies an access token (chatd's own or the app backend's) and that its login session is still open.
     func authenticate(token: String) async throws -> Identity
     /// The user's conversations and the head cursor of the same snapshot.

@@ -22,9 +22,6 @@ public struct RealtimeLimits: Sendable, Equatable {
     /// often.
     public var typingTTLMillis = 6000
     public var typingThrottleMillis = 2000
-    /// The largest message text, echoed in `welcome` for clients: the configuration's `limits.max_message_bytes`,
-    /// which the message service enforces (not a `[realtime]` key of its own).
-    public var maxMessageBytes = 4096
 
     public init() {}
 }

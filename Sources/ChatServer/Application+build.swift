@@ -17,7 +17,7 @@ public func buildApplication(
     let router = makeRouter(services)
     let maintenance = MaintenanceService(store: services.store, log: services.log, logger: logger)
     let gateway = RealtimeGateway(
-        backend: RealtimeServices(services: services), limits: config.realtimeLimits, logger: logger)
+        backend: RealtimeServices(services: services), limits: config.realtime, logger: logger)
     services.store.setEventPublisher(gateway.publisher)
     // Services stop in reverse order: the HTTP server (added last by Application), then the gateway, then the store.
     return Application(

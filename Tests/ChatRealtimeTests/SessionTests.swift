@@ -20,7 +20,7 @@ import Testing
         let hello = cursor.map { #"{"type":"hello","id":1,"token":"t","cursor":\#($0)}"# } ?? #"{"type":"hello","id":1,"token":"t"}"#
         #expect(receive(&session, text(hello)) == .authenticate(token: "t"))
         #expect(session.authenticated(.success(alice), at: at(1)) == [.attach(7)])
-        let actions = session.attached(.attached(membershipKnown: known), at: at(1), limits: limits)
+        let actions = session.attached(.attached(membershipKnown: known), at: at(1), limits: limits, maxMessageBytes: 4096)
         return (session, actions)
     }
 
@@ -135,7 +135,7 @@ import Testing
         var session = Session(limits: limits, now: at(0).monotonic)
         _ = receive(&session, text(#"{"type":"hello","token":"t"}"#))
         _ = session.authenticated(.success(alice), at: at(1))
-        #expect(session.attached(.tooManyConnections, at: at(1), limits: limits).map(\.closeCode) == [4429])
+        #expect(session.attached(.tooManyConnections, at: at(1), limits: limits, maxMessageBytes: 4096).map(\.closeCode) == [4429])
         #expect(!session.isInHub)
     }
 

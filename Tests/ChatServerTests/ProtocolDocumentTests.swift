@@ -72,7 +72,7 @@ import Testing
         let limits = RealtimeLimits()
         let identity = Identity(userId: 7, sessionId: 1, expiresAt: 1)
         let emitted: [String: String] = [
-            "welcome": ServerFrame.welcome(id: .string("h1"), identity: identity, sessionId: "s", cursor: 1, limits: limits),
+            "welcome": ServerFrame.welcome(id: .string("h1"), identity: identity, sessionId: "s", cursor: 1, limits: limits, maxMessageBytes: 4096),
             "event": ServerFrame.event(
                 Event(cursor: 1, type: .messageCreated, conversationId: 1, audienceUserId: nil, at: 1, data: "{}")),
             "synced": ServerFrame.synced(cursor: 1),

@@ -24,6 +24,21 @@ extension API {
 
 /// The realtime gateway with real WebSocket clients against a real server on a loopback port.
 @Suite struct RealtimeTests {
+    /// `welcome` tells the client the message limit the message service enforces (one setting, both places).
+    @Test func welcomeStatesTheConfiguredMessageLimit() async throws {
+        try await withServer(testConfig { $0.limits.maxMessageBytes = 1000 }) { api in
+            let alice = try await api.register("alice")
+            let bob = try await api.register("bob")
+            let conversation = try await api.direct(alice, with: bob)
+            let (socket, welcome) = try await api.socket(alice)
+            #expect(welcome["limits"]["max_message_bytes"].int == 1000)
+            let tooLong = try await socket.request(
+                ["type": "send", "conversation_id": conversation, "client_id": "c", "text": String(repeating: "x", count: 1001)])
+            #expect(tooLong["error"]["code"].string == "payload_too_large")
+            await socket.close()
+        }
+    }
+
     @Test func twoUsersChatWithReceiptsTypingAndPresence() async throws {
         try await withServer { api in
             let alice = try await api.register("alice")

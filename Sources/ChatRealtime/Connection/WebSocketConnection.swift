@@ -137,7 +137,9 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection, @unchecke
                 connection.perform(connection.session.reauthenticated(result, id: id))
             }
         case .attach(let user):
-            perform(session.attached(hub.attach(self, user: user), at: .now(), limits: limits))
+            perform(
+                session.attached(
+                    hub.attach(self, user: user), at: .now(), limits: limits, maxMessageBytes: backend.maxMessageBytes))
         case .loadMemberships(let user):
             whenAnswered({ [backend] in try await backend.memberships(of: user) }) { connection, result in
                 switch result {

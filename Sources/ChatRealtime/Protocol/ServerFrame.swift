@@ -9,14 +9,15 @@ enum ServerFrame {
     ]
 
     static func welcome(
-        id: FrameID?, identity: Identity, sessionId: String, cursor: EventCursor?, limits: RealtimeLimits
+        id: FrameID?, identity: Identity, sessionId: String, cursor: EventCursor?, limits: RealtimeLimits,
+        maxMessageBytes: Int
     ) -> String {
         var out = "{\"type\":\"welcome\"" + idField(id)
         out += ",\"user_id\":\(identity.userId),\"session_id\":\"\(sessionId)\""
         out += ",\"heartbeat_s\":\(limits.heartbeatSeconds),\"timeout_s\":\(limits.timeoutSeconds)"
         out += ",\"expires_at\":\(identity.expiresAt)"
         out += ",\"limits\":{\"max_frame_bytes\":\(limits.maxFrameBytes),\"frames_per_s\":\(limits.framesPerSecond)"
-        out += ",\"frame_burst\":\(limits.frameBurst),\"max_message_bytes\":\(limits.maxMessageBytes)}"
+        out += ",\"frame_burst\":\(limits.frameBurst),\"max_message_bytes\":\(maxMessageBytes)}"
         if let cursor { out += ",\"resume_from\":\(cursor)" }
         return out + "}"
     }

@@ -211,15 +211,17 @@ struct Session {
         }
     }
 
-    /// The hub's answer to `attach`: welcome, then the replay.
-    mutating func attached(_ attachment: Attachment, at time: SessionTime, limits: RealtimeLimits) -> [Action] {
+    /// The hub's answer to `attach`: welcome (with the limits a client must keep), then the replay.
+    mutating func attached(
+        _ attachment: Attachment, at time: SessionTime, limits: RealtimeLimits, maxMessageBytes: Int
+    ) -> [Action] {
         guard case .authenticating(let hello, let resumeFrom) = state, let identity else { return [] }
         guard case .attached(let membershipKnown) = attachment else {
             return [close(.tooManyConnections, at: time)].compactMap { $0 }
         }
         let welcome = ServerFrame.welcome(
             id: hello, identity: identity, sessionId: String(UInt64.random(in: 1...UInt64.max), radix: 36),
-            cursor: resumeFrom, limits: limits)
+            cursor: resumeFrom, limits: limits, maxMessageBytes: maxMessageBytes)
         if !membershipKnown {
             state = .syncing(Replay(step: .loadingMemberships, resumeFrom: resumeFrom))
             return [.send(welcome), .loadMemberships(identity.userId)]

@@ -6,6 +6,8 @@ import ChatRealtime
 struct RealtimeServices: RealtimeBackend {
     let services: ChatServices
 
+    var maxMessageBytes: Int { services.messages.maxMessageBytes }
+
     func authenticate(token: String) async throws -> Identity {
         try await services.authenticator.identify(bearer: token)
     }
