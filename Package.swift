@@ -108,6 +108,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"]),
+        .testTarget(name: "ChatConfigurationTests", dependencies: ["ChatConfiguration"]),
         .testTarget(
             name: "ChatStoreTests",
             dependencies: ["ChatStore", "ChatCore", .product(name: "GRDB", package: "GRDB.swift")]

@@ -211,7 +211,7 @@ final class Shared<Value: Sendable>: Sendable {
             process.waitUntilExit()
             return (process.terminationStatus, output)
         }
-        let shipped = ConfigTests.repository.appendingPathComponent("etc/chatd.toml").path
+        let shipped = repositoryRoot.appendingPathComponent("etc/chatd.toml").path
         let (ok, okOutput) = try run(["check-config", shipped])
         #expect(ok == 0, "\(okOutput)")
         let bad = temporaryDirectory().appendingPathComponent("bad.toml")

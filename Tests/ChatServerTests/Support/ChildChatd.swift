@@ -18,7 +18,7 @@ final class ChildChatd: @unchecked Sendable {
     static var executable: URL {
         let beside = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("chatd")
         if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
-        return ConfigTests.repository.appendingPathComponent(".build/debug/chatd")
+        return repositoryRoot.appendingPathComponent(".build/debug/chatd")
     }
 
     init(arguments: [String], logFile: URL) {

@@ -25,6 +25,10 @@ func testConfig(_ adjust: (inout ChatConfig) -> Void = { _ in }) -> ChatConfig {
 
 let testSecret = "test-secret-that-is-long-enough-0123456789"
 
+/// The repository's root folder (for the shipped config and the built `chatd`).
+let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
 func temporaryDirectory() -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("chatd-test-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

@@ -2,7 +2,6 @@ import Foundation
 import Testing
 
 @testable import ChatConfiguration
-@testable import ChatServer
 
 /// The configuration reader: the shipped file, precise errors, environment overrides.
 @Suite struct ConfigTests {
@@ -10,7 +9,9 @@ import Testing
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     func write(_ text: String) throws -> String {
-        let file = temporaryDirectory().appendingPathComponent("chatd.toml")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chatd-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("chatd.toml")
         try text.write(to: file, atomically: true, encoding: .utf8)
         return file.path
     }
