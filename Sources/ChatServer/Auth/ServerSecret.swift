@@ -1,5 +1,4 @@
 import ChatConfiguration
-import ChatStore
 import Crypto
 import Foundation
 
@@ -18,6 +17,12 @@ func serverSecret(config: ChatConfig, dataDirectory: URL) throws -> String {
     guard
         FileManager.default.createFile(
             atPath: file.path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
-    else { throw StoreError("cannot write \(file.path)") }
+    else { throw ServerSecretError(path: file.path) }
     return secret
+}
+
+/// The token secret could not be kept in the data folder: chatd does not start.
+struct ServerSecretError: Error, CustomStringConvertible {
+    var path: String
+    var description: String { "cannot write the token secret to \(path); is the data folder writable?" }
 }
