@@ -160,13 +160,7 @@ struct HubState<Connection: AnyObject> {
 
     /// Ends typing that was not refreshed in time.
     mutating func sweepTyping(now: Millis) -> [Delivery] {
-        let expired = typing.filter { $0.value.expiresAt <= now }.map(\.key)
-        var notices: [Delivery] = []
-        for key in expired {
-            typing[key] = nil
-            notices += typingNotices(key, active: false)
-        }
-        return notices
+        endTyping(typing.filter { $0.value.expiresAt <= now }.map(\.key))
     }
 
     /// `typing` frames for the conversation's online members other than the typer.
@@ -187,7 +181,11 @@ struct HubState<Connection: AnyObject> {
 
     /// A user who went offline stops typing everywhere.
     private mutating func stopTyping(user: UserID) -> [Delivery] {
-        let keys = typing.keys.filter { $0.user == user }
+        endTyping(typing.keys.filter { $0.user == user })
+    }
+
+    /// Ends these typers' typing and tells the others.
+    private mutating func endTyping(_ keys: [TypingKey]) -> [Delivery] {
         var notices: [Delivery] = []
         for key in keys {
             typing[key] = nil

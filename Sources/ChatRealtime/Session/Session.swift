@@ -90,7 +90,7 @@ struct Session {
         _ inbound: Inbound, at time: SessionTime, writable: Bool, limits: RealtimeLimits,
         userBudget: (UserID) -> Bool
     ) -> Action? {
-        lastHeard = time.monotonic
+        heard(at: time)
         switch state {
         case .closing, .closed: return nil
         default: break
@@ -203,9 +203,9 @@ struct Session {
         switch result {
         case .failure(let error):
             let why = error.code == .tokenExpired ? "access token expired" : "invalid access token"
-            return [.send(ServerFrame.reply(id: hello, error: error))] + [close(.unauthorized(why), at: time)].compactMap { $0 }
+            return [.send(ServerFrame.reply(id: hello, error: error))] + closing(.unauthorized(why), at: time)
         case .success(let fresh):
-            guard fresh.expiresAt > time.wall else { return [close(.unauthorized("access token expired"), at: time)].compactMap { $0 } }
+            guard fresh.expiresAt > time.wall else { return closing(.unauthorized("access token expired"), at: time) }
             identity = fresh
             return [.attach(fresh.userId)]
         }
@@ -217,7 +217,7 @@ struct Session {
     ) -> [Action] {
         guard case .authenticating(let hello, let resumeFrom) = state, let identity else { return [] }
         guard case .attached(let membershipKnown) = attachment else {
-            return [close(.tooManyConnections, at: time)].compactMap { $0 }
+            return closing(.tooManyConnections, at: time)
         }
         let welcome = ServerFrame.welcome(
             id: hello, identity: identity, sessionId: String(UInt64.random(in: 1...UInt64.max), radix: 36),
@@ -445,6 +445,11 @@ struct Session {
         state = .closing(deadline: time.monotonic + Self.closeTimeout)
         watching = []
         return .close(reason, leaving: leaving)
+    }
+
+    /// `close` as a list of actions, for inputs that answer with several.
+    private mutating func closing(_ reason: CloseReason, at time: SessionTime) -> [Action] {
+        close(reason, at: time).map { [$0] } ?? []
     }
 
     /// The socket is gone, for whatever reason; nil if the session already knew.
