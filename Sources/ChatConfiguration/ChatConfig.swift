@@ -11,6 +11,23 @@ public struct ChatConfig: Sendable, Equatable {
         public var port = 8080
     }
 
+    /// The HTTP listener's defences against slow and malformed clients (each connection costs a descriptor).
+    public struct HTTP: Sendable, Equatable {
+        public init() {}
+
+        /// A connection with no request in progress is closed after this long.
+        public var idleTimeoutSeconds = 60
+        /// From a request's first byte to the end of its head (slowloris).
+        public var requestHeadTimeoutSeconds = 10
+        /// From the end of a head to the end of its body, plus a second for every `requestBodyMinBytesPerSecond`
+        /// bytes received.
+        public var requestBodyTimeoutSeconds = 20
+        public var requestBodyMinBytesPerSecond = 1024
+        /// The request line and headers together, and how many header fields.
+        public var maxHeaderBytes = 16 * 1024
+        public var maxHeaderCount = 100
+    }
+
     public struct Storage: Sendable, Equatable {
         public init() {}
 
@@ -86,6 +103,7 @@ public struct ChatConfig: Sendable, Equatable {
     }
 
     public var server = Server()
+    public var http = HTTP()
     public var storage = Storage()
     public var auth = Auth()
     public var otp = OTP()

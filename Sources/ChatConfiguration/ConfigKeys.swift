@@ -62,6 +62,12 @@ extension ConfigKey {
     static let all: [ConfigKey] = [
         .string("server.host") { $0.server.host = $1 },
         .int("server.port", 0...65535) { $0.server.port = $1 },
+        .int("http.idle_timeout_seconds", 1...3600) { $0.http.idleTimeoutSeconds = $1 },
+        .int("http.request_head_timeout_seconds", 1...600) { $0.http.requestHeadTimeoutSeconds = $1 },
+        .int("http.request_body_timeout_seconds", 1...3600) { $0.http.requestBodyTimeoutSeconds = $1 },
+        .int("http.request_body_min_bytes_per_second", 1...(1 << 30)) { $0.http.requestBodyMinBytesPerSecond = $1 },
+        .int("http.max_header_bytes", 1024...(1 << 20)) { $0.http.maxHeaderBytes = $1 },
+        .int("http.max_header_count", 8...10_000) { $0.http.maxHeaderCount = $1 },
         .string("storage.data_dir") { $0.storage.dataDirectory = $1 },
         .choice("storage.synchronous", Durability.allCases.map(\.rawValue)) {
             $0.storage.durability = Durability(rawValue: $1) ?? .full

@@ -32,18 +32,19 @@ public struct ChatError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let conflict = Code("conflict", status: 409)
         public static let handleTaken = Code("handle_taken", status: 409)
         public static let groupFull = Code("group_full", status: 409)
+        public static let requestTimeout = Code("request_timeout", status: 408)
         public static let resetRequired = Code("reset_required", status: 410)
         public static let payloadTooLarge = Code("payload_too_large", status: 413)
         public static let upgradeRequired = Code("upgrade_required", status: 426)
         public static let rateLimited = Code("rate_limited", status: 429)
+        public static let headersTooLarge = Code("headers_too_large", status: 431)
         public static let internalError = Code("internal", status: 500)
         public static let unavailable = Code("unavailable", status: 503)
 
         public static let all: [Code] = [
             .invalidRequest, .invalidCode, .unauthorized, .tokenExpired, .forbidden, .blocked, .notFound,
-            .methodNotAllowed, .conflict, .handleTaken, .groupFull, .resetRequired, .payloadTooLarge, .upgradeRequired,
-            .rateLimited,
-            .internalError, .unavailable,
+            .methodNotAllowed, .requestTimeout, .conflict, .handleTaken, .groupFull, .resetRequired, .payloadTooLarge,
+            .upgradeRequired, .rateLimited, .headersTooLarge, .internalError, .unavailable,
         ]
     }
 

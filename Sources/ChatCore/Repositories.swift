@@ -11,6 +11,10 @@ public protocol AccountRepository: Sendable {
     func createUser(handle: String, displayName: String, passwordHash: String?) async throws -> UserProfile
     /// The user for a handle with their password hash; nil when unknown or without a password.
     func credentials(handle: String) async throws -> (UserID, String)?
+    /// A user's password hash; nil when they have none.
+    func passwordHash(user: UserID) async throws -> String?
+    /// Replaces the password hash and ends every other active session of the user; returns the sessions ended.
+    func changePassword(user: UserID, to hash: String, keeping: SessionID?) async throws -> [SessionID]
     /// The user who signs in with an app's own token, created on first sight (with the wanted handle if free).
     func userForExternalSubject(_ subject: String, handle: String?, displayName: String) async throws -> UserProfile
     /// The user who owns a verified phone number or e-mail address, created on first sign-in.

@@ -37,7 +37,7 @@ public enum RefreshOutcome: Sendable, Equatable {
     case revoked
     /// The token had already been used: the whole session was revoked, because either the client or a thief holds
     /// a copy of a spent token.
-    case reused
+    case reused(user: UserID, session: SessionID)
 }
 
 public enum CodeCheck: Sendable, Equatable {

@@ -27,6 +27,9 @@ public final class RealtimeGateway: Sendable {
     /// Where the store hands committed events: fanned out to this process's sockets.
     public var publisher: any EventPublisher { LocalFanout(hub: hub) }
 
+    /// Where the account service reports ended sessions: their sockets close with 4401.
+    public var revocations: any SessionRevocationPublisher { LocalFanout(hub: hub) }
+
     // MARK: Admission
 
     public enum Admission: Sendable {

@@ -19,10 +19,11 @@ public func buildApplication(
     let gateway = RealtimeGateway(
         backend: RealtimeServices(services: services), limits: config.realtime, logger: logger)
     services.store.setEventPublisher(gateway.publisher)
+    services.accounts.revocations.connect(gateway.revocations)
     // Services stop in reverse order: the HTTP server (added last by Application), then the gateway, then the store.
     return Application(
         router: router,
-        server: HTTPServerBuilder { responder in ChatServerChannel(responder: responder, gateway: gateway) },
+        server: HTTPServerBuilder { responder in ChatServerChannel(responder: responder, gateway: gateway, http: config.http) },
         configuration: ApplicationConfiguration(
             address: .hostname(config.server.host, port: config.server.port), serverName: "chatd",
             // After a restart thousands of clients reconnect at once; a short accept queue would drop their SYNs

@@ -24,7 +24,7 @@ extension ChatServices {
             authenticator: Authenticator(tokens: tokens, external: external, store: store.accounts),
             accounts: AccountService(
                 store: store.accounts, tokens: tokens, passwords: try await PasswordHasher(cost: config.auth.bcryptCost),
-                codes: codes, logger: logger),
+                codes: codes, revocations: SessionRevocations(), logger: logger),
             conversations: ConversationService(store: store.conversations),
             messages: MessageService(
                 store: store.messages, maxMessageBytes: config.limits.maxMessageBytes,

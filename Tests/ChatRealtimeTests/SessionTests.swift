@@ -78,24 +78,28 @@ import Testing
         let inputs: [(String, Inbound)] = [
             ("hello", text(#"{"type":"hello","token":"t"}"#)), ("send", send), ("malformed", text("{nope")),
             ("binary", .binary), ("ping", .ping(ByteBuffer(string: "p"))), ("pong", .pong), ("close", .close),
-            ("violation", .violation(.tooLarge)),
+            ("violation", .violation(.tooLarge)), ("fragment", .fragment),
         ]
         let expected: [String: [String: Expect]] = [
             "awaitingHello": [
                 "hello": .authenticate, "send": .close(4400), "malformed": .close(4400), "binary": .close(1003),
                 "ping": .pong, "pong": .nothing, "close": .close(1000), "violation": .close(1009),
+                "fragment": .nothing,
             ],
             "authenticating": [
                 "hello": .send("reply"), "send": .send("reply"), "malformed": .send("reply"), "binary": .close(1003),
                 "ping": .pong, "pong": .nothing, "close": .close(1000), "violation": .close(1009),
+                "fragment": .nothing,
             ],
             "syncing": [
                 "hello": .send("reply"), "send": .perform, "malformed": .send("reply"), "binary": .close(1003),
                 "ping": .pong, "pong": .nothing, "close": .close(1000), "violation": .close(1009),
+                "fragment": .nothing,
             ],
             "live": [
                 "hello": .send("reply"), "send": .perform, "malformed": .send("reply"), "binary": .close(1003),
                 "ping": .pong, "pong": .nothing, "close": .close(1000), "violation": .close(1009),
+                "fragment": .nothing,
             ],
             "closing": Dictionary(uniqueKeysWithValues: inputs.map { ($0.0, Expect.nothing) }),
             "closed": Dictionary(uniqueKeysWithValues: inputs.map { ($0.0, Expect.nothing) }),
@@ -301,8 +305,43 @@ import Testing
     @Test func aFragmentShowsThePeerIsAlive() {
         var session = live()
         let heartbeat = Double(limits.heartbeatSeconds)
-        session.heard(at: at(heartbeat))
+        #expect(receive(&session, .fragment, at: at(heartbeat)) == nil)
         #expect(session.tick(at: at(heartbeat + 1), limits: limits) == nil, "heard a second ago: no ping yet")
+    }
+
+    @Test func everyFrameTakesFromTheConnectionsBudgetBeforeHelloToo() {
+        var session = Session(limits: limits, now: at(0).monotonic)
+        var closedAt: Int?
+        for index in 0..<(limits.frameBurst * 3) {
+            let action = receive(&session, index.isMultiple(of: 2) ? .fragment : .ping(ByteBuffer()), at: at(0.5))
+            if action?.closeCode == 4429 {
+                closedAt = index
+                break
+            }
+        }
+        #expect(closedAt == limits.frameBurst * 2, "a burst admitted, then a burst of refusals, then the close")
+    }
+
+    @Test func aFrameThatBreaksTheProtocolClosesWithItsCode() {
+        var session = live()
+        #expect(receive(&session, .violation(.reservedBits))?.closeCode == 1002)
+        var other = live()
+        #expect(receive(&other, .violation(.invalidUTF8))?.closeCode == 1007)
+    }
+
+    @Test func aRevokedSessionClosesOnlyItsOwnSocket() {
+        var session = live()
+        let user = session.identity!.userId
+        let mine = session.identity!.sessionId
+        #expect(session.revoked(SessionRevocation(user: user, session: mine.map { $0 + 1 }, reason: "logout"), at: at(2)) == nil)
+        #expect(session.revoked(SessionRevocation(user: user + 1, session: mine, reason: "logout"), at: at(2)) == nil)
+        let closing = session.revoked(SessionRevocation(user: user, session: mine, reason: "logout"), at: at(2))
+        #expect(closing?.closeCode == 4401)
+        guard case .close(let reason, _) = closing else { return }
+        #expect(reason.reason == "session ended: logout")
+        var another = live()
+        #expect(another.revoked(SessionRevocation(user: user, session: nil, reason: "disabled"), at: at(2))?.closeCode == 4401,
+                "a revocation without a session ends every session of the user")
     }
 
     // MARK: Clock

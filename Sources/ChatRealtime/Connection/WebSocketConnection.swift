@@ -61,9 +61,7 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection, @unchecke
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let time = SessionTime.now()
-        guard let inbound = assembler.assemble(unwrapInboundIn(data), maxBytes: limits.maxFrameBytes) else {
-            return session.heard(at: time)
-        }
+        let inbound = assembler.assemble(unwrapInboundIn(data), maxBytes: limits.maxFrameBytes)
         let hub = self.hub
         perform(
             session.received(
@@ -223,6 +221,10 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection, @unchecke
                 connection.send(delivery.frame, .ephemeral)
             }
         }
+    }
+
+    func revoked(_ revocation: SessionRevocation) {
+        perform(session.revoked(revocation, at: .now()))
     }
 
     // MARK: Clock

@@ -7,6 +7,8 @@ protocol HubConnection: AnyObject, Sendable {
     var eventLoop: any EventLoop { get }
     /// Writes a batch of the hub's deliveries; called on the connections' `eventLoop`.
     static func deliver(_ batch: [HubDelivery<Self>])
+    /// A session of the connection's user ended; called on its `eventLoop`.
+    func revoked(_ revocation: SessionRevocation)
 }
 
 /// The in-memory hub (what Redis pub/sub and presence were in the cloud design): `HubState` behind one lock, held
@@ -57,6 +59,14 @@ final class Hub<Connection: HubConnection>: Sendable {
         Self.dispatch(state.withLock { $0.publish(published) })
     }
 
+    /// Tells each connection of the revocation's user (each decides whether it is one of the ended sessions).
+    func revoke(_ revocation: SessionRevocation) {
+        let connections = state.withLock { $0.users[revocation.user]?.connections ?? [] }
+        for connection in connections {
+            connection.eventLoop.execute { connection.revoked(revocation) }
+        }
+    }
+
     func typing(user: UserID, conversation: ConversationID, active: Bool, now: Millis) -> Bool {
         let (member, notices) = state.withLock {
             $0.typing(user: user, conversation: conversation, active: active, now: now)
@@ -104,12 +114,16 @@ final class Hub<Connection: HubConnection>: Sendable {
 }
 
 /// The seam between the store and the hub: the store hands each batch of committed events to an `EventPublisher`;
-/// this one fans them out to the sockets of this process. A cluster (Redis or NATS) would publish the same batch to
+/// this one fans them out to the sockets of this process (and ended sessions to theirs). A cluster (Redis or NATS) would publish the same batch to
 /// the other instances here and feed what they publish into their own hubs.
-struct LocalFanout<Connection: HubConnection>: EventPublisher {
+struct LocalFanout<Connection: HubConnection>: EventPublisher, SessionRevocationPublisher {
     let hub: Hub<Connection>
 
     func publish(_ events: [Event]) {
         hub.publish(events)
+    }
+
+    func revoked(_ revocation: SessionRevocation) {
+        hub.revoke(revocation)
     }
 }

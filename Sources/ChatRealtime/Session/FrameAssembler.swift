@@ -4,43 +4,53 @@ import NIOWebSocket
 /// What a client sent, once its frames are put back together: the session's input.
 enum Inbound: Equatable {
     case text(ByteBuffer)
+    /// A piece of a fragmented message that is not its last: it counts as a frame, and nothing else happens.
+    case fragment
     case binary
     case ping(ByteBuffer)
     case pong
     case close
     /// A frame that breaks RFC 6455 or the frame limit: the session closes with this reason.
     case violation(CloseReason)
+
+    /// A whole text message: what the user's budget over all their connections counts.
+    var isMessage: Bool {
+        if case .text = self { return true }
+        return false
+    }
 }
 
-/// Reassembles a client's fragmented text messages (RFC 6455 §5.4) and sorts frames by kind. Holds nothing between
-/// messages, so an idle connection pays only for an empty optional.
+/// Checks each client frame against RFC 6455 and reassembles fragmented text messages (§5.4). Holds nothing between
+/// messages, so an idle connection pays only for an empty optional. NIO's decoder has already refused frames over
+/// the size limit and oversized or fragmented control frames; the rules it leaves to the endpoint are here.
 struct FrameAssembler {
     /// A fragmented text message being reassembled.
     private var partial: ByteBuffer?
 
-    /// The complete input a frame finishes, or nil while a fragmented message is still incomplete.
-    mutating func assemble(_ frame: WebSocketFrame, maxBytes: Int) -> Inbound? {
+    mutating func assemble(_ frame: WebSocketFrame, maxBytes: Int) -> Inbound {
+        // No extension is ever negotiated, so every reserved bit must be clear (§5.2).
+        guard !frame.rsv1, !frame.rsv2, !frame.rsv3 else { return .violation(.reservedBits) }
+        // A server must close on an unmasked client frame (§5.1).
+        guard frame.maskKey != nil else { return .violation(.unmasked) }
         switch frame.opcode {
         case .text where frame.fin && partial == nil:
-            return .text(frame.unmaskedData)
+            return complete(frame.unmaskedData)
         case .text:
-            guard partial == nil else { return .violation(CloseReason(code: 1002, reason: "unfinished fragmented message")) }
+            guard partial == nil else { return .violation(.interleaved) }
             partial = frame.unmaskedData
-            return nil
+            return .fragment
         case .continuation:
-            guard var buffer = partial else { return .violation(CloseReason(code: 1002, reason: "unexpected continuation")) }
+            // Taken out of `partial` before it grows, so the append is in place: assembly is linear in the
+            // message's size whatever the number of fragments.
+            guard var buffer = partial.take() else { return .violation(.unexpectedContinuation) }
             var piece = frame.unmaskedData
-            guard buffer.readableBytes + piece.readableBytes <= maxBytes else {
-                partial = nil
-                return .violation(.tooLarge)
-            }
+            guard buffer.readableBytes + piece.readableBytes <= maxBytes else { return .violation(.tooLarge) }
             buffer.writeBuffer(&piece)
-            if frame.fin {
-                partial = nil
-                return .text(buffer)
+            guard frame.fin else {
+                partial = buffer
+                return .fragment
             }
-            partial = buffer
-            return nil
+            return complete(buffer)
         case .binary:
             return .binary
         case .ping:
@@ -50,7 +60,27 @@ struct FrameAssembler {
         case .connectionClose:
             return .close
         default:
-            return .violation(CloseReason(code: 1002, reason: "unknown opcode"))
+            return .violation(.unknownOpcode)
+        }
+    }
+
+    /// A whole text message, which must be UTF-8 (§8.1).
+    private func complete(_ message: ByteBuffer) -> Inbound {
+        message.readableBytesView.isValidUTF8 ? .text(message) : .violation(.invalidUTF8)
+    }
+}
+
+extension Collection<UInt8> {
+    /// Whether the bytes are well-formed UTF-8 (no overlong forms, surrogates or truncated sequences).
+    var isValidUTF8: Bool {
+        var iterator = makeIterator()
+        var decoder = Unicode.UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
         }
     }
 }

@@ -80,12 +80,14 @@ struct Session {
     // MARK: Frames from the client
 
     /// Any frame shows the peer is alive, a fragment of an unfinished message included.
-    mutating func heard(at time: SessionTime) {
+    private mutating func heard(at time: SessionTime) {
         lastHeard = time.monotonic
     }
 
-    /// A frame (data or control) from the client. `userBudget` takes one frame from the user's budget over all their
-    /// connections (the hub's), asked only when this connection's own budget admits the frame.
+    /// A frame (data or control, a fragment included) from the client. Every frame takes one from this
+    /// connection's budget, before `hello` too; a whole text message of a session in the hub also takes one from
+    /// the user's budget over all their connections (`userBudget`, the hub's), asked only when the connection's
+    /// own budget admits it.
     mutating func received(
         _ inbound: Inbound, at time: SessionTime, writable: Bool, limits: RealtimeLimits,
         userBudget: (UserID) -> Bool
@@ -95,31 +97,35 @@ struct Session {
         case .closing, .closed: return nil
         default: break
         }
+        let user = isInHub ? identity?.userId : nil
+        let admission = admit(
+            at: time, limits: limits, userBudget: { inbound.isMessage ? user.map(userBudget) ?? true : true })
+        if case .violation(let reason) = inbound { return close(reason, at: time) }
+        switch admission {
+        case .admit: break
+        case .close: return close(.flood, at: time)
+        case .refuse:
+            // Only a message in the hub is answered (its reply says to slow down); anything else over the budget
+            // is dropped and counts toward the close.
+            guard case .text(let bytes) = inbound, user != nil else { return nil }
+            return refuse(bytes)
+        }
         switch inbound {
         case .text(let bytes):
-            if let user = identity?.userId, isInHub {
-                switch admit(at: time, limits: limits, userBudget: { userBudget(user) }) {
-                case .admit: break
-                case .refuse: return refuse(bytes)
-                case .close: return close(.flood, at: time)
-                }
-            }
             switch ClientFrame.parse(bytes.readableBytesView) {
             case .success(let frame): return received(frame, at: time)
             case .failure(let error): return malformed(error, at: time)
             }
+        case .fragment, .pong, .violation:
+            return nil
         case .binary:
             return close(.binaryFrame, at: time)
         case .ping(let data):
             // Only the latest ping needs an answer (RFC 6455 5.5.3): a peer that pings without reading gets none
             // queued.
             return writable ? .pong(data) : nil
-        case .pong:
-            return nil
         case .close:
             return close(.normal, at: time)
-        case .violation(let reason):
-            return close(reason, at: time)
         }
     }
 
@@ -127,7 +133,7 @@ struct Session {
         case admit, refuse, close
     }
 
-    /// The per-connection frame budget, then the user's: over either, a frame gets a 429 reply; a client that keeps
+    /// The per-connection frame budget, then the user's: over either, a frame is refused; a client that keeps
     /// going after more than `frameBurst` refusals in a row is closed.
     private mutating func admit(at time: SessionTime, limits: RealtimeLimits, userBudget: () -> Bool) -> Admission {
         if frames.take(now: time.seconds, perSecond: Double(limits.framesPerSecond), burst: limits.frameBurst) {
@@ -135,6 +141,7 @@ struct Session {
             // other devices using up the shared budget.
             refusedInARow = 0
             if userBudget() { return .admit }
+            return .refuse
         }
         refusedInARow += 1
         return refusedInARow > limits.frameBurst ? .close : .refuse
@@ -403,6 +410,12 @@ struct Session {
     mutating func watched(_ states: [PresenceState], id: FrameID?) -> Action {
         for state in states where !watching.contains(state.userId) { watching.append(state.userId) }
         return .send(ServerFrame.reply(id: id, status: 200, result: ServerFrame.presenceList(states)))
+    }
+
+    /// A login session ended: closes this one if it is among them.
+    mutating func revoked(_ revocation: SessionRevocation, at time: SessionTime) -> Action? {
+        guard let identity, revocation.ends(identity) else { return nil }
+        return close(.sessionRevoked(revocation.reason), at: time)
     }
 
     // MARK: Clock and closing

@@ -1,3 +1,4 @@
+import ChatConfiguration
 import ChatCore
 import ChatRealtime
 import HTTPTypes
@@ -29,7 +30,7 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
 
     let responder: HTTPChannelHandler.Responder
     let gateway: RealtimeGateway
-    let http1 = HTTP1Channel.Configuration()
+    let http: ChatConfig.HTTP
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -41,6 +42,9 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                 value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
             let refusal = NIOLoopBoundBox<ChatError?>(nil, eventLoop: channel.eventLoop)
             let gateway = self.gateway
+            let guardian = HTTPGuard(timeouts: http.timeouts)
+            let byteWatch = HTTPByteWatch(guardian: guardian)
+            let slowClientHandlers = NIOLoopBound([guardian, byteWatch] as [any RemovableChannelHandler], eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: gateway.limits.maxFrameBytes,
                 // The connection handler answers the decoder's errors itself: one handler less on every socket.
@@ -67,6 +71,10 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
+                        // The session keeps the WebSocket's time from here (hello timeout, heartbeats).
+                        for handler in slowClientHandlers.value {
+                            channel.pipeline.syncOperations.removeHandler(handler, promise: nil)
+                        }
                         try channel.syncOptions?.setOption(
                             ChannelOptions.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
                         try channel.pipeline.syncOperations.addHandler(
@@ -90,10 +98,17 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
             var configuration = NIOUpgradableHTTPServerPipelineConfiguration<UpgradeResult>(
                 upgradeConfiguration: upgrade)
             configuration.enablePipelining = false
+            // HTTPGuard answers parser errors (with 431 where 400 would hide the cause).
             configuration.enableErrorHandling = false
             configuration.enableResponseHeaderValidation = false
-            let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
-                configuration: configuration)
+            configuration.decoderConfiguration.maxHeaderFieldSize = http.maxHeaderBytes
+            configuration.decoderConfiguration.maxHeaderListSize = http.maxHeaderBytes
+            configuration.decoderConfiguration.maxHeaderFieldCount = http.maxHeaderCount
+            let pipeline = channel.pipeline.syncOperations
+            let result = try pipeline.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try pipeline.addHandler(guardian, position: .after(decoder))
+            try pipeline.addHandler(byteWatch, position: .first)
             return Value(upgradeResult: result, channel: channel)
         }
     }

@@ -1,7 +1,8 @@
 import ChatCore
 import Hummingbird
 
-/// `/v1/auth`: register, log in, refresh, log out, one-time codes. Rate-limited per IP.
+/// `/v1/auth`: register, log in, refresh, log out, change the password, one-time codes. Rate-limited per IP (each
+/// password check costs a bcrypt hash).
 struct AuthRoutes {
     let services: ChatServices
     private var accounts: AccountService { services.accounts }
@@ -13,7 +14,9 @@ struct AuthRoutes {
         group.post("refresh", use: refresh)
         group.post("otp/request", use: requestCode)
         group.post("otp/verify", use: verifyCode)
-        group.add(middleware: authenticated).group(context: AuthenticatedContext.self).post("logout", use: logout)
+        let signedIn = group.add(middleware: authenticated).group(context: AuthenticatedContext.self)
+        signedIn.post("logout", use: logout)
+        signedIn.post("password", use: changePassword)
     }
 
     struct RegisterRequest: Decodable {
@@ -53,6 +56,18 @@ struct AuthRoutes {
     /// Ends the caller's session: its refresh token and every access token of it stop working.
     @Sendable func logout(_ request: Request, context: AuthenticatedContext) async throws -> NoContent {
         try await accounts.logout(context.identity)
+        return NoContent()
+    }
+
+    struct PasswordChange: Decodable {
+        var currentPassword: String
+        var newPassword: String
+    }
+
+    /// Sets a new password; the caller's other sessions end.
+    @Sendable func changePassword(_ request: Request, context: AuthenticatedContext) async throws -> NoContent {
+        let body = try await request.decodeJSON(PasswordChange.self, limit: services.maxBody)
+        try await accounts.changePassword(context.identity, current: body.currentPassword, new: body.newPassword)
         return NoContent()
     }
 

@@ -8,6 +8,7 @@ struct AccountService: Sendable {
     let tokens: TokenIssuer
     let passwords: PasswordHasher
     let codes: OneTimeCodes
+    let revocations: SessionRevocations
     let logger: Logger
 
     // MARK: Signing in
@@ -28,15 +29,36 @@ struct AccountService: Sendable {
         return try await store.createUser(handle: handle, displayName: name, passwordHash: hash)
     }
 
-    /// Any byte sequence that is not the password fails, in the same time whether or not the handle exists.
+    /// Any byte sequence that is not the password fails, in the same time whether or not the handle exists. A
+    /// password that could not have been set (too long, or with a NUL after which bcrypt would stop reading) is
+    /// wrong without a comparison.
     func login(handle: String, password: String) async throws -> TokenResponse {
         let refused = ChatError(.unauthorized, "wrong handle or password")
-        guard password.utf8.count <= 72, let (user, hash) = try await store.credentials(handle: handle) else {
+        guard (try? Validate.password(password)) != nil, let (user, hash) = try await store.credentials(handle: handle)
+        else {
             try await passwords.verifyAgainstNothing(password)
             throw refused
         }
         guard try await passwords.verify(password, hash: hash) else { throw refused }
         return try await signIn(try await store.profile(id: user))
+    }
+
+    /// A new password for a signed-in user who proves the current one; every other session of theirs ends (their
+    /// sockets close), this one stays signed in.
+    func changePassword(_ identity: Identity, current: String, new: String) async throws {
+        let newPassword = try Validate.password(new)
+        let refused = ChatError(.unauthorized, "the current password is wrong")
+        guard (try? Validate.password(current)) != nil, let hash = try await store.passwordHash(user: identity.userId)
+        else {
+            try await passwords.verifyAgainstNothing(current)
+            throw refused
+        }
+        guard try await passwords.verify(current, hash: hash) else { throw refused }
+        let ended = try await store.changePassword(
+            user: identity.userId, to: try await passwords.hash(newPassword), keeping: identity.sessionId)
+        for session in ended {
+            revocations.revoked(user: identity.userId, session: session, reason: "password changed")
+        }
     }
 
     /// Spends a refresh token for new tokens of the same session. A spent token revokes its whole session.
@@ -50,8 +72,9 @@ struct AccountService: Sendable {
                 user: try await store.profile(id: user),
                 accessToken: try await tokens.accessToken(user: user, session: session),
                 refreshToken: successor.token, expiresIn: tokens.accessSeconds)
-        case .reused:
+        case .reused(let user, let session):
             logger.warning("refresh token reuse: session revoked")
+            revocations.revoked(user: user, session: session, reason: "refresh token reuse")
             throw ChatError(.unauthorized, "this refresh token was already used; the session has been revoked")
         case .expired:
             throw ChatError(.unauthorized, "the refresh token has expired; sign in again")
@@ -68,6 +91,7 @@ struct AccountService: Sendable {
             throw ChatError.invalid("tokens minted by your backend have no chatd session to end")
         }
         try await store.revokeSession(session, reason: "logout")
+        revocations.revoked(user: identity.userId, session: session, reason: "logout")
     }
 
     /// Sends a sign-in code; returns the normalized destination.

@@ -42,7 +42,7 @@ extension SQLiteAccounts {
             if revokedAt != nil { return .revoked }
             if usedAt != nil {
                 try Self.revoke(db, session: session, reason: "refresh token reuse", at: now)
-                return .reused
+                return .reused(user: user, session: session)
             }
             if tokenExpiresAt <= now { return .expired }
             try db.execute(
@@ -59,6 +59,22 @@ extension SQLiteAccounts {
         try await database.write { context in
             let db = context.db
             try Self.revoke(db, session: session, reason: reason, at: Clock.nowMillis())
+        }
+    }
+
+    /// Replaces `user`'s password hash and ends every other active session of theirs, in one transaction; returns
+    /// the sessions it ended.
+    public func changePassword(user: UserID, to hash: String, keeping: SessionID?) async throws -> [SessionID] {
+        try await database.write { context in
+            let db = context.db
+            try db.execute(sql: "UPDATE users SET password_hash = ? WHERE id = ?", arguments: [hash, user])
+            guard db.changesCount == 1 else { throw ChatError.notFound("user \(user)") }
+            let sessions = try SessionID.fetchAll(
+                db, sql: "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ?",
+                arguments: [user, keeping])
+            let now = Clock.nowMillis()
+            for session in sessions { try Self.revoke(db, session: session, reason: "password changed", at: now) }
+            return sessions
         }
     }
 

@@ -31,6 +31,13 @@ extension SQLiteAccounts {
         }
     }
 
+    /// A user's password hash; nil when they have none (codes or the app's tokens only).
+    public func passwordHash(user: UserID) async throws -> String? {
+        try await database.read { db in
+            try String.fetchOne(db, sql: "SELECT password_hash FROM users WHERE id = ?", arguments: [user])
+        }
+    }
+
     /// The user who signs in with an app's own token: found by issuer and subject, created on first sight.
     /// A wanted handle is used when valid and free; otherwise the user has none.
     public func userForExternalSubject(_ subject: String, handle: String?, displayName: String) async throws
