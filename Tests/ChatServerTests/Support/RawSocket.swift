@@ -6,39 +6,26 @@ import Darwin
 import ChatRealtime
 import Foundation
 
-/// A WebSocket client written against the bare socket API, for peers a well-behaved library cannot play: one
-/// that never reads (with a tiny receive buffer), never answers pings or never says hello.
-final class RawSocket: @unchecked Sendable {
+/// A TCP client on the bare socket API, for peers a well-behaved library cannot play: it sends any bytes, reads
+/// with a timeout, and tells a server's close from silence.
+class TCPClient: @unchecked Sendable {
     // @unchecked: used by one test task at a time.
-    private let fd: Int32
+    let fd: Int32
     private var buffer: [UInt8] = []
-
-    struct Frame: @unchecked Sendable {
-        var opcode: UInt8
-        var payload: [UInt8]
-        var text: String { String(decoding: payload, as: UTF8.self) }
-        var json: JSON { JSON(data: Data(payload)) }
-        /// The close code of a close frame.
-        var closeCode: UInt16? {
-            guard opcode == 0x8, payload.count >= 2 else { return nil }
-            return UInt16(payload[0]) << 8 | UInt16(payload[1])
-        }
-        /// The reason of a close frame.
-        var closeReason: String { String(decoding: payload.dropFirst(2), as: UTF8.self) }
-    }
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
 
-    /// Connects and upgrades. `receiveBuffer` sets SO_RCVBUF before connecting (the kernel doubles it).
-    init(port: Int, receiveBuffer: Int32? = nil) throws {
+    /// Connects to 127.0.0.1. `receiveBuffer` sets SO_RCVBUF before connecting (the kernel doubles it); reads give
+    /// up after `readTimeout` seconds.
+    init(port: Int, receiveBuffer: Int32? = nil, readTimeout: Int = 10) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket() failed") }
         if var size = receiveBuffer {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: readTimeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -53,6 +40,88 @@ final class RawSocket: @unchecked Sendable {
             close(fd)
             throw Failure(description: "connect() failed")
         }
+    }
+
+    deinit { close(fd) }
+
+    /// Sends every byte; false when the server has closed the connection meanwhile.
+    @discardableResult
+    func write(_ bytes: [UInt8]) throws -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if written < 0, errno == EPIPE || errno == ECONNRESET { return false }
+            guard written > 0 else { throw Failure(description: "send() failed (errno \(errno))") }
+            offset += written
+        }
+        return true
+    }
+
+    func write(_ text: String) throws -> Bool {
+        try write(Array(text.utf8))
+    }
+
+    /// Exactly `count` bytes; nil when the server closed the connection first.
+    func read(_ count: Int) throws -> [UInt8]? {
+        while buffer.count < count {
+            guard try fill() else { return nil }
+        }
+        let bytes = Array(buffer[0..<count])
+        buffer.removeFirst(count)
+        return bytes
+    }
+
+    /// Everything until the server closes the connection (a read timeout is a failure: the server did not close).
+    func readToClose() throws -> [UInt8] {
+        while try fill() {}
+        defer { buffer = [] }
+        return buffer
+    }
+
+    /// `readToClose` on a thread of its own: its blocking reads must not hold one of the few threads that run Swift
+    /// tasks (the server under test needs them).
+    func closedAfter() async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { String(decoding: try self.readToClose(), as: UTF8.self) })
+            }
+        }
+    }
+
+    /// Reads what is there; false at the end of the stream.
+    private func fill() throws -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        let received = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if received == 0 { return false }
+        if received < 0 {
+            if errno == ECONNRESET { return false }
+            throw Failure(description: "recv() failed or timed out (errno \(errno))")
+        }
+        buffer += chunk[0..<received]
+        return true
+    }
+}
+
+/// A WebSocket client written against the bare socket API, for peers a well-behaved library cannot play: one
+/// that never reads (with a tiny receive buffer), never answers pings or never says hello.
+final class RawSocket: TCPClient, @unchecked Sendable {
+    struct Frame: @unchecked Sendable {
+        var opcode: UInt8
+        var payload: [UInt8]
+        var text: String { String(decoding: payload, as: UTF8.self) }
+        var json: JSON { JSON(data: Data(payload)) }
+        /// The close code of a close frame.
+        var closeCode: UInt16? {
+            guard opcode == 0x8, payload.count >= 2 else { return nil }
+            return UInt16(payload[0]) << 8 | UInt16(payload[1])
+        }
+        /// The close frame's reason.
+        var closeReason: String { String(decoding: payload.dropFirst(2), as: UTF8.self) }
+    }
+
+    /// Connects and upgrades.
+    override init(port: Int, receiveBuffer: Int32? = nil, readTimeout: Int = 10) throws {
+        try super.init(port: port, receiveBuffer: receiveBuffer, readTimeout: readTimeout)
         try write(
             Array(
                 ("GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -60,8 +129,6 @@ final class RawSocket: @unchecked Sendable {
         let head = try readHead()
         guard head.hasPrefix("HTTP/1.1 101") else { throw Failure(description: "upgrade refused: \(head)") }
     }
-
-    deinit { close(fd) }
 
     /// Sends a masked text frame (the mask is zero: clients must mask, any key will do).
     func send(text: String) throws {
@@ -72,8 +139,17 @@ final class RawSocket: @unchecked Sendable {
         try send(text: String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self))
     }
 
-    func send(opcode: UInt8, payload: [UInt8]) throws {
-        try write(ClientFrameEncoding.frame(opcode: opcode, payload: payload))
+    func send(opcode: UInt8, payload: [UInt8], fin: Bool = true, reservedBits: UInt8 = 0, masked: Bool = true) throws {
+        var frame = ClientFrameEncoding.frame(opcode: opcode, payload: payload)
+        if !fin { frame[0] &= 0x7F }
+        frame[0] |= reservedBits << 4
+        if !masked {
+            // Drop the mask bit and the four key bytes that follow the length.
+            frame[1] &= 0x7F
+            let lengthBytes = [126: 2, 127: 8][Int(frame[1])] ?? 0
+            frame.removeSubrange((2 + lengthBytes)..<(6 + lengthBytes))
+        }
+        try write(frame)
     }
 
     /// The next frame from the server; nil when the server closed the TCP connection.
@@ -110,31 +186,6 @@ final class RawSocket: @unchecked Sendable {
                 continuation.resume(with: Result { try self.readUntilClose() })
             }
         }
-    }
-
-    private func write(_ bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard written > 0 else { throw Failure(description: "send() failed") }
-            offset += written
-        }
-    }
-
-    private func read(_ count: Int) throws -> [UInt8]? {
-        while buffer.count < count {
-            var chunk = [UInt8](repeating: 0, count: 65_536)
-            let received = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if received == 0 { return nil }
-            if received < 0 {
-                if errno == ECONNRESET { return nil }
-                throw Failure(description: "recv() failed or timed out (errno \(errno))")
-            }
-            buffer += chunk[0..<received]
-        }
-        let bytes = Array(buffer[0..<count])
-        buffer.removeFirst(count)
-        return bytes
     }
 
     private func readHead() throws -> String {
