@@ -2,10 +2,26 @@ import GRDB
 
 /// The schema, as SQL migrations. A migration that has shipped is never edited: change the schema with a new one.
 enum Migrations {
+    /// v1's `unicode61` split words inside many scripts (at vowel signs, ZWNJ) and found no Chinese, Japanese or
+    /// Thai word but a message's first: the index is made again with the "chatd" tokenizer (`SearchTokenizer`).
+    static func reindexSearch(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                DROP TABLE messages_fts;
+                CREATE VIRTUAL TABLE messages_fts USING fts5(
+                    body, content='messages', content_rowid='id', tokenize='chatd', detail='column'
+                );
+                INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+                """)
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: users, conversations, messages, events, auth") { db in
             try db.execute(sql: v1)
+        }
+        migrator.registerMigration("v2: search finds words in every script") { db in
+            try reindexSearch(db)
         }
         return migrator
     }

@@ -27,6 +27,8 @@ final class StoreDatabase: Sendable {
         config.maximumReaderCount = 4
         config.label = "chatd"
         config.prepareDatabase { db in
+            // Message search's words (`messages_fts` is tokenized by it).
+            db.add(tokenizer: SearchTokenizer.self)
             try db.execute(sql: "PRAGMA synchronous = \(durability.pragmaValue)")
             // SQLite's default page cache (2 MiB) makes the writer re-read index pages from the OS on every send once
             // the database outgrows it; the writer touches the hot end of every index, so it gets more.

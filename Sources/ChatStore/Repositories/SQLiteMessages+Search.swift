@@ -8,10 +8,10 @@ extension SQLiteMessages {
     public func search(_ query: String, user: UserID, conversation: ConversationID?, limit: Int) async throws
         -> [SearchHit]
     {
-        guard let match = Self.ftsQuery(query) else {
-            throw ChatError.invalid("q must contain at least one word")
-        }
-        return try await database.read { db in
+        try await database.read { db in
+            guard let match = try Self.ftsQuery(query, db: db) else {
+                throw ChatError.invalid("q must contain at least one word (letters, digits or emoji)")
+            }
             var sql = """
                 SELECT \(Message.columns), snippet(messages_fts, 0, '[', ']', '…', 12)
                 FROM messages_fts
@@ -32,13 +32,16 @@ extension SQLiteMessages {
         }
     }
 
-    /// The user's words as an FTS5 query of quoted single-token terms, so no input is read as FTS5 syntax and no
-    /// term is a phrase (the index keeps no token positions). Words split where the tokenizer splits: at every
-    /// character that is not a letter or a digit.
-    static func ftsQuery(_ raw: String) -> String? {
-        let words = raw.split(whereSeparator: { !($0.isLetter || $0.isNumber) })
+    /// The user's words as an FTS5 query of quoted single-token terms, every one required and the last also as a
+    /// prefix (results come while typing). The words are the index's own: the query goes through the very tokenizer
+    /// the index uses (`SearchTokenizer`), so each term is one token (never a phrase, which the index cannot answer
+    /// without positions) and nothing the user types is read as FTS5 syntax.
+    static func ftsQuery(_ raw: String, db: Database) throws -> String? {
+        let tokenizer = try db.makeTokenizer(SearchTokenizer.tokenizerDescriptor())
+        let words = try tokenizer.tokenize(query: raw)
+            .filter { !$0.flags.contains(.colocated) }
             .prefix(16)
-            .map { "\"" + $0 + "\"" }
+            .map { "\"" + $0.token.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
         guard let last = words.last else { return nil }
         return (words.dropLast() + [last + "*"]).joined(separator: " ")
     }
