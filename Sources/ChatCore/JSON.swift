@@ -15,6 +15,39 @@ public enum ChatJSON {
         return decoder
     }
 
+    /// Whether JSON text holds a number written with a fraction or an exponent. No field of the API takes one, and
+    /// the decoder would read `1.0` as the integer 1: requests and frames that hold one are refused. Outside strings,
+    /// `.` belongs only to numbers, and so does an `e` after a digit (the others are in `true` and `false`).
+    public static func hasFractionalNumber(_ json: some Sequence<UInt8>) -> Bool {
+        var inString = false
+        var escaped = false
+        var previous: UInt8 = 0
+        for byte in json {
+            defer { previous = byte }
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "."): return true
+            case UInt8(ascii: "e"), UInt8(ascii: "E"):
+                if (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(previous) { return true }
+            default: break
+            }
+        }
+        return false
+    }
+
+    /// The error message for `hasFractionalNumber`.
+    public static let integersOnly = "numbers must be integers, without a fraction or an exponent"
+
     /// Encodes a payload to a JSON string, for event data.
     public static func string<T: Encodable>(_ value: T) -> String {
         // Encoding our own plain structs of strings and integers cannot fail.

@@ -24,19 +24,22 @@ public enum Validate {
         let bytes = raw.utf8.count
         guard bytes >= 8 else { throw ChatError.invalid("password must be at least 8 characters") }
         guard bytes <= 72 else { throw ChatError.invalid("password must be at most 72 bytes of UTF-8") }
-        // bcrypt reads a C string: whatever follows a NUL would silently not count.
-        guard !raw.utf8.contains(0) else { throw ChatError.invalid("password must not contain U+0000") }
+        // bcrypt reads a C string: whatever follows a NUL would silently not count. Other control characters are
+        // refused too: no keyboard types them, so they are a client's bug.
+        guard !raw.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ChatError.invalid("password must not contain control characters (U+0000–U+001F, U+007F–U+009F)")
+        }
         return raw
     }
 
-    /// 1–64 characters, no control characters, surrounding whitespace trimmed.
+    /// 1–64 code points, no control characters, surrounding whitespace trimmed.
     public static func displayName(_ raw: String, field: String = "display_name") throws -> String {
-        try line(raw, field: field, maxCharacters: 64)
+        try line(raw, field: field, maxCodePoints: 64)
     }
 
-    /// A group title: 1–128 characters, no control characters.
+    /// A group title: 1–128 code points, no control characters.
     public static func title(_ raw: String) throws -> String {
-        try line(raw, field: "title", maxCharacters: 128)
+        try line(raw, field: "title", maxCodePoints: 128)
     }
 
     /// Message text: not empty or only whitespace, at most `maxBytes` bytes of UTF-8.
@@ -107,11 +110,13 @@ public enum Validate {
         }
     }
 
-    private static func line(_ raw: String, field: String, maxCharacters: Int) throws -> String {
+    /// A one-line text. Its length counts code points, as JSON Schema's `maxLength` does, so the limit bounds its
+    /// bytes too (at most four per code point): one grapheme may hold thousands of code points.
+    private static func line(_ raw: String, field: String, maxCodePoints: Int) throws -> String {
         let value = raw.trimmingCharacters(in: .whitespaces)
         guard !value.isEmpty else { throw ChatError.invalid("\(field) must not be empty") }
-        guard value.count <= maxCharacters else {
-            throw ChatError.invalid("\(field) must be at most \(maxCharacters) characters")
+        guard value.unicodeScalars.count <= maxCodePoints else {
+            throw ChatError.invalid("\(field) must be at most \(maxCodePoints) characters (Unicode code points)")
         }
         guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw ChatError.invalid("\(field) must not contain control characters")

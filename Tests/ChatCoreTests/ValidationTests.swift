@@ -21,6 +21,22 @@ import Testing
         #expect(throws: ChatError.self) { try Validate.messageText(" \n\t", maxBytes: 10) }
     }
 
+    @Test func lineLengthsCountCodePointsSoTheyBoundBytes() throws {
+        let zalgo = "a" + String(repeating: "\u{0301}", count: 10_000)  // one grapheme, 20 KB
+        #expect(zalgo.count == 1)
+        #expect(throws: ChatError.self) { try Validate.displayName(zalgo) }
+        #expect(throws: ChatError.self) { try Validate.title(zalgo) }
+        let longest = String(repeating: "😀", count: 64)
+        #expect(try Validate.displayName(longest) == longest, "64 code points of four bytes each")
+        #expect(throws: ChatError.self) { try Validate.displayName(longest + "a") }
+        #expect(try Validate.title(String(repeating: "é", count: 128)).unicodeScalars.count == 128)
+    }
+
+    @Test(arguments: ["correct horse\u{0}battery", "tab\there ok", "bell\u{7}ringing", "c1\u{85}control"])
+    func passwordsWithControlCharactersAreRefused(_ password: String) {
+        #expect(throws: ChatError.self) { try Validate.password(password) }
+    }
+
     @Test(arguments: ["👍", "❤️", "👍🏽", "👨‍👩‍👧", "🇫🇷", "😀"])
     func oneEmoji(_ emoji: String) throws {
         #expect(try Validate.emoji(emoji) == emoji)

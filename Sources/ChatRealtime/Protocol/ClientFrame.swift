@@ -64,6 +64,9 @@ struct ClientFrame: Sendable, Equatable {
             let id = (try? decoder.decode(IDOnly.self, from: data))?.id
             return .failure(FrameError(id: id, error: ChatError.invalid(Self.describe(error))))
         }
+        if ChatJSON.hasFractionalNumber(bytes) {
+            return .failure(FrameError(id: fields.id, error: ChatError.invalid(ChatJSON.integersOnly)))
+        }
         do {
             return .success(ClientFrame(id: fields.id, request: try fields.request()))
         } catch let error as ChatError {

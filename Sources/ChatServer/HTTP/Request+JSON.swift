@@ -17,6 +17,9 @@ extension Request {
             throw ChatError(.payloadTooLarge, "the request body is larger than \(limit) bytes")
         }
         guard buffer.readableBytes > 0 else { throw ChatError.invalid("a JSON body is required") }
+        guard !ChatJSON.hasFractionalNumber(buffer.readableBytesView) else {
+            throw ChatError.invalid(ChatJSON.integersOnly)
+        }
         do {
             return try ChatJSON.decoder().decode(T.self, from: Data(buffer: buffer))
         } catch let error as DecodingError {
@@ -28,3 +31,4 @@ extension Request {
         }
     }
 }
+

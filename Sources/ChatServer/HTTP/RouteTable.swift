@@ -12,14 +12,17 @@ final class RouteTable: Sendable {
         routes.withLock { $0 = loaded }
     }
 
-    /// The methods served for `path`, sorted; empty when no route has this path.
+    /// The methods served for `path`, sorted; empty when no route has this path. Like the router, a literal segment
+    /// wins over a parameter at each level: `/v1/conversations/direct` is not `/v1/conversations/{conversation_id}`.
     func methods(for path: String) -> [String] {
         let requested = Self.segments(path)
         let matching = routes.withLock { routes in
-            routes.filter { route in
-                route.segments.count == requested.count
-                    && zip(route.segments, requested).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
-            }.map(\.method)
+            var candidates = routes.filter { $0.segments.count == requested.count }
+            for (level, segment) in requested.enumerated() {
+                let literal = candidates.filter { $0.segments[level] == segment }
+                candidates = literal.isEmpty ? candidates.filter { $0.segments[level].hasPrefix("{") } : literal
+            }
+            return candidates.map(\.method)
         }
         return Set(matching).sorted()
     }
