@@ -1,0 +1,43 @@
+import ChatConfiguration
+import Crypto
+import Foundation
+import GRDB
+
+/// Reads the server's database from the side, the way an operator's `sqlite3` would: what every table holds (so a
+/// refused request can be shown to have written nothing) and SQLite's own integrity check.
+struct DatabaseWatch {
+    let queue: DatabaseQueue
+
+    init(_ config: ChatConfig) throws {
+        var configuration = Configuration()
+        configuration.readonly = true
+        queue = try DatabaseQueue(
+            path: config.storage.dataDirectory + "/db/chatd.sqlite", configuration: configuration)
+    }
+
+    /// A digest of every row of every table: equal digests, nothing written.
+    func footprint() throws -> [String: String] {
+        try queue.read { db in
+            let tables = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT name FROM sqlite_master
+                    WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'messages_fts%'
+                    ORDER BY name
+                    """)
+            var digests: [String: String] = [:]
+            for table in tables {
+                var hash = SHA256()
+                let rows = try Row.fetchCursor(db, sql: "SELECT * FROM \"\(table)\"")
+                while let row = try rows.next() { hash.update(data: Data(row.description.utf8)) }
+                digests[table] = hash.finalize().map { String($0, radix: 16) }.joined()
+            }
+            return digests
+        }
+    }
+
+    /// `PRAGMA integrity_check`'s answer: "ok" for a sound file.
+    func integrityCheck() throws -> String {
+        try queue.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
+    }
+}
