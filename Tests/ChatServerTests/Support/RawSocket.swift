@@ -78,13 +78,16 @@ class TCPClient: @unchecked Sendable {
         return buffer
     }
 
-    /// `readToClose` on a thread of its own: its blocking reads must not hold one of the few threads that run Swift
-    /// tasks (the server under test needs them).
+    /// `readToClose` off the Swift task threads (see `offThread`).
     func closedAfter() async throws -> String {
+        try await offThread { String(decoding: try self.readToClose(), as: UTF8.self) }
+    }
+
+    /// Runs blocking reads on a thread of their own: they must not hold one of the few threads that run Swift tasks
+    /// (the server under test needs them).
+    func offThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { String(decoding: try self.readToClose(), as: UTF8.self) })
-            }
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
         }
     }
 
@@ -178,13 +181,20 @@ final class RawSocket: TCPClient, @unchecked Sendable {
         return (nil, "", frames)
     }
 
-    /// `readUntilClose` on a thread of its own: its blocking reads must not hold one of the few threads that run
-    /// Swift tasks (the server under test needs them).
+    /// `readUntilClose` off the Swift task threads.
     func closed() async throws -> (closeCode: UInt16?, reason: String, frames: [Frame]) {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try self.readUntilClose() })
+        try await offThread { try self.readUntilClose() }
+    }
+
+    /// Frames until one of JSON `type` (included), off the Swift task threads; pongs are listed as "pong".
+    func frames(through type: String) async throws -> [String] {
+        try await offThread {
+            var types: [String] = []
+            while let frame = try self.readFrame() {
+                types.append(frame.opcode == 0xA ? "pong" : frame.json["type"].string ?? "?")
+                if types.last == type { break }
             }
+            return types
         }
     }
 
