@@ -55,7 +55,8 @@ final class ChatdProcess: @unchecked Sendable {
         return users
     }
 
-    func start() async throws {
+    /// Starts chatd; `extra` is appended to its configuration (whole TOML tables).
+    func start(extra: String = "") async throws {
         let config = root.appendingPathComponent("chatd.toml")
         try """
         [server]
@@ -78,6 +79,7 @@ final class ChatdProcess: @unchecked Sendable {
         max_outbound_bytes = 4194304
         [log]
         level = "notice"
+        \(extra)
         """.write(to: config, atomically: true, encoding: .utf8)
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let log = try FileHandle(forWritingTo: logFile)
@@ -110,6 +112,11 @@ final class ChatdProcess: @unchecked Sendable {
         let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
         let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    /// Open file descriptors (sockets, the database, the log): the entries of /proc/PID/fd.
+    var openDescriptors: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/fd").count) ?? -1
     }
 
     /// User plus system CPU time, in microseconds.
