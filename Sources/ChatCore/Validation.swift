@@ -48,7 +48,9 @@ public enum Validate {
         guard bytes <= maxBytes else {
             throw ChatError(.payloadTooLarge, "text is \(bytes) bytes of UTF-8; the limit is \(maxBytes)")
         }
-        guard raw.contains(where: { !$0.isWhitespace }) else {
+        // A code point that is not white space (a combining mark after a space counts, though Swift calls the whole
+        // character white space).
+        guard raw.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else {
             throw ChatError.invalid("text must not be empty")
         }
         // SQLite takes bound text up to its first NUL: what follows would be acknowledged but not stored.
@@ -78,6 +80,21 @@ public enum Validate {
         return raw
     }
 
+    /// A search query: at most 256 bytes, with at least one letter, digit or emoji (a word the index can hold).
+    public static func searchQuery(_ raw: String) throws -> String {
+        guard raw.utf8.count <= 256 else { throw ChatError.invalid("q must be at most 256 bytes") }
+        let hasWord = raw.unicodeScalars.contains { scalar in
+            switch scalar.properties.generalCategory {
+            case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+                .decimalNumber, .letterNumber, .otherNumber, .otherSymbol:
+                true
+            default: false
+            }
+        }
+        guard hasWord else { throw ChatError.invalid("q must contain at least one word (letters, digits or emoji)") }
+        return raw
+    }
+
     /// A positive row id or seq from a client.
     public static func positive(_ value: Int64, field: String) throws -> Int64 {
         guard value > 0 else { throw ChatError.invalid("\(field) must be a positive integer") }
@@ -97,7 +114,7 @@ public enum Validate {
         case .email:
             let value = raw.trimmingCharacters(in: .whitespaces).lowercased()
             let parts = value.split(separator: "@", omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), value.utf8.count <= 254,
+            guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), raw.unicodeScalars.count <= 254,
                   !value.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 })
             else { throw ChatError.invalid("destination is not a valid e-mail address") }
             return value
@@ -112,13 +129,17 @@ public enum Validate {
 
     /// A one-line text. Its length counts code points, as JSON Schema's `maxLength` does, so the limit bounds its
     /// bytes too (at most four per code point): one grapheme may hold thousands of code points.
+    /// The limit applies to the text as sent, before its surrounding spaces are trimmed.
     private static func line(_ raw: String, field: String, maxCodePoints: Int) throws -> String {
-        let value = raw.trimmingCharacters(in: .whitespaces)
-        guard !value.isEmpty else { throw ChatError.invalid("\(field) must not be empty") }
-        guard value.unicodeScalars.count <= maxCodePoints else {
+        guard raw.unicodeScalars.count <= maxCodePoints else {
             throw ChatError.invalid("\(field) must be at most \(maxCodePoints) characters (Unicode code points)")
         }
-        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        let value = raw.trimmingCharacters(in: .whitespaces)
+        guard value.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else {
+            throw ChatError.invalid("\(field) must not be empty")
+        }
+        // Checked on the text as sent: a tab is a control character even where trimming would remove it.
+        guard !raw.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw ChatError.invalid("\(field) must not contain control characters")
         }
         return value

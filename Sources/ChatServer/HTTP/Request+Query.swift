@@ -5,7 +5,8 @@ import Hummingbird
 extension Request {
     func query<T: LosslessStringConvertible>(_ name: String, as type: T.Type) throws -> T? {
         guard let raw = uri.queryParameters.get(name) else { return nil }
-        guard let value = T(raw) else {
+        // Swift reads "+5" as 5; the document's integers have no plus sign.
+        guard !raw.hasPrefix("+"), let value = T(raw) else {
             throw ChatError.invalid("query parameter '\(name)' is not valid: '\(raw)'")
         }
         return value

@@ -39,8 +39,9 @@ struct SyncService: Sendable {
         -> [SearchHit]
     {
         guard let query, !query.isEmpty else { throw ChatError.invalid("query parameter 'q' is required") }
-        guard query.utf8.count <= 256 else { throw ChatError.invalid("q must be at most 256 bytes") }
+        let conversation = try conversation.map { try Validate.positive($0, field: "conversation_id") }
         return try await messages.search(
-            query, user: user, conversation: conversation, limit: try Validate.limit(limit, default: 20, max: 100))
+            try Validate.searchQuery(query), user: user, conversation: conversation,
+            limit: try Validate.limit(limit, default: 20, max: 100))
     }
 }

@@ -102,7 +102,7 @@ extension SQLiteConversations {
     {
         try await database.write { context in
             let db = context.db
-            _ = try Self.requireGroupManager(db, conversation: conversation, actor: actor)
+            _ = try Self.requireGroupManager(db, conversation: conversation, actor: actor, for: .title)
             let now = Clock.nowMillis()
             try db.execute(sql: "UPDATE conversations SET title = ? WHERE id = ?", arguments: [title, conversation])
             try context.append(
@@ -118,7 +118,7 @@ extension SQLiteConversations {
         let maxMembers = maxGroupMembers
         try await database.write { context in
             let db = context.db
-            _ = try Self.requireGroupManager(db, conversation: conversation, actor: actor)
+            _ = try Self.requireGroupManager(db, conversation: conversation, actor: actor, for: .members)
             var newcomers: [UserID] = []
             for user in wanted where try Membership.find(db, conversation: conversation, user: user) == nil {
                 guard try db.userExists(user) else { throw ChatError.notFound("user \(user)") }
@@ -150,7 +150,7 @@ extension SQLiteConversations {
         try await database.write { context in
             let db = context.db
             let actorRole = try Membership.require(db, conversation: conversation, user: actor).role
-            try Self.requireGroup(db, conversation)
+            try Self.requireGroup(db, conversation, for: .members)
             guard let targetRole = try Membership.find(db, conversation: conversation, user: target)?.role else {
                 throw ChatError.notFound("member \(target)")
             }
@@ -189,7 +189,7 @@ extension SQLiteConversations {
         try await database.write { context in
             let db = context.db
             let actorRole = try Membership.require(db, conversation: conversation, user: actor).role
-            try Self.requireGroup(db, conversation)
+            try Self.requireGroup(db, conversation, for: .roles)
             guard actorRole == .owner else { throw ChatError.forbidden("only the owner changes roles") }
             guard target != actor else { throw ChatError.invalid("the owner hands ownership to another member") }
             guard try Membership.find(db, conversation: conversation, user: target) != nil else {
@@ -288,18 +288,23 @@ extension SQLiteConversations {
             arguments: [memberDelta, now, conversation])
     }
 
-    private static func requireGroup(_ db: Database, _ conversation: ConversationID) throws {
-        let kind = try String.fetchOne(db, sql: "SELECT kind FROM conversations WHERE id = ?", arguments: [conversation])
-        guard kind == ConversationKind.group.rawValue else {
-            throw ChatError.invalid("a direct conversation always has exactly its two members")
-        }
+    /// What a direct conversation does not have, for the error that says so.
+    enum GroupOnly: String {
+        case title = "a direct conversation has no title"
+        case members = "a direct conversation always has exactly its two members"
+        case roles = "a direct conversation has no roles"
     }
 
-    private static func requireGroupManager(_ db: Database, conversation: ConversationID, actor: UserID) throws
-        -> MemberRole
-    {
+    private static func requireGroup(_ db: Database, _ conversation: ConversationID, for what: GroupOnly) throws {
+        let kind = try String.fetchOne(db, sql: "SELECT kind FROM conversations WHERE id = ?", arguments: [conversation])
+        guard kind == ConversationKind.group.rawValue else { throw ChatError.invalid(what.rawValue) }
+    }
+
+    private static func requireGroupManager(
+        _ db: Database, conversation: ConversationID, actor: UserID, for what: GroupOnly
+    ) throws -> MemberRole {
         let role = try Membership.require(db, conversation: conversation, user: actor).role
-        try requireGroup(db, conversation)
+        try requireGroup(db, conversation, for: what)
         guard role.canManage else { throw ChatError.forbidden("only admins and the owner manage this group") }
         return role
     }

@@ -4,14 +4,15 @@ import NIOCore
 import NIOPosix
 
 /// `chatbench slow-clients`: thousands of connections that never finish a request — silent ones, half a request line,
-/// a head dribbled a byte a second, a body dribbled a byte a second — against a real chatd, while one ordinary client
+/// a head dribbled a byte a second, a body dribbled a byte a second, a WebSocket that never says hello — against a
+/// real chatd, while one ordinary client
 /// reads history and sends messages. Its latency with and without the attack, the attackers still connected after the
 /// deadline (target 0) and the server's descriptors before, during and after.
 struct SlowClientsScenario: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slow-clients", abstract: "Slowloris and idle attackers: descriptors freed, others still served.")
 
-    @Option(help: "Attacking connections (a quarter of each kind).") var attackers = 10_000
+    @Option(help: "Attacking connections (a fifth of each kind).") var attackers = 10_000
     @Option(help: "Seconds an idle connection is kept (http.idle_timeout_seconds).") var idleTimeout = 10
     @Option(help: "Seconds of ordinary requests measured in each phase.") var measure = 8.0
     @Option(help: "Ordinary requests per second (half history reads, half sends).") var rate = 200.0
@@ -75,6 +76,8 @@ final class SlowAttack: @unchecked Sendable {
         case dribbledHead
         /// A complete head announcing a body that comes one byte a second.
         case dribbledBody
+        /// A WebSocket upgrade, then no `hello`.
+        case silentWebSocket
     }
 
     private let group: MultiThreadedEventLoopGroup
@@ -127,6 +130,12 @@ final class SlowAttack: @unchecked Sendable {
         case .dribbledBody:
             channel.writeAndFlush(ByteBuffer(string: head + "Content-Length: 10000\r\n\r\n{"), promise: nil)
             dribble(Array(repeating: UInt8(ascii: " "), count: 10_000), on: channel)
+        case .silentWebSocket:
+            channel.writeAndFlush(
+                ByteBuffer(
+                    string: "GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+                promise: nil)
         }
         return channel
     }
@@ -255,28 +264,39 @@ final class BlockingHTTP {
 
     deinit { close(fd) }
 
-    /// Sends `request` and returns the response's status.
+    /// Sends `request` and returns the response's status, its body read and dropped.
     func exchange(_ request: String) throws -> Int {
-        let bytes = Array(request.utf8)
+        try write(Array(request.utf8))
+        var headEnd: Int?
+        while headEnd == nil {
+            try fill()
+            headEnd = buffer.indices.dropLast(3).first {
+                buffer[$0] == 13 && buffer[$0 + 1] == 10 && buffer[$0 + 2] == 13 && buffer[$0 + 3] == 10
+            }
+        }
+        let head = String(decoding: buffer[..<headEnd!], as: UTF8.self)
+        buffer.removeFirst(headEnd! + 4)
+        let length = head.split(separator: "\r\n")
+            .first { $0.lowercased().hasPrefix("content-length:") }
+            .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+        _ = try read(length)
+        return Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    func write(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard written > 0 else { throw BenchError("send() failed") }
             offset += written
         }
-        var headEnd: Int?
-        while headEnd == nil {
-            try fill()
-            headEnd = buffer.indices.dropLast(3).first { buffer[$0] == 13 && buffer[$0 + 1] == 10 && buffer[$0 + 2] == 13 && buffer[$0 + 3] == 10 }
-        }
-        let head = String(decoding: buffer[..<headEnd!], as: UTF8.self)
-        let length = head.split(separator: "\r\n")
-            .first { $0.lowercased().hasPrefix("content-length:") }
-            .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
-        let total = headEnd! + 4 + length
-        while buffer.count < total { try fill() }
-        buffer.removeFirst(total)
-        return Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    /// Exactly `count` bytes.
+    func read(_ count: Int) throws -> [UInt8] {
+        while buffer.count < count { try fill() }
+        defer { buffer.removeFirst(count) }
+        return Array(buffer[..<count])
     }
 
     private func fill() throws {
