@@ -15,7 +15,8 @@ struct DatabaseWatch {
             path: config.storage.dataDirectory + "/db/chatd.sqlite", configuration: configuration)
     }
 
-    /// A digest of every row of every table: equal digests, nothing written.
+    /// A digest of every row of every table: equal digests, nothing written. Users' `last_seen_at` is left out: the
+    /// hub writes it when a user's last socket closes, whatever the socket sent.
     func footprint() throws -> [String: String] {
         try queue.read { db in
             let tables = try String.fetchAll(
@@ -28,7 +29,12 @@ struct DatabaseWatch {
             var digests: [String: String] = [:]
             for table in tables {
                 var hash = SHA256()
-                let rows = try Row.fetchCursor(db, sql: "SELECT * FROM \"\(table)\"")
+                let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(\"\(table)\")")
+                    .map { $0["name"] as String }
+                    .filter { $0 != "last_seen_at" }
+                    .map { "\"\($0)\"" }
+                    .joined(separator: ", ")
+                let rows = try Row.fetchCursor(db, sql: "SELECT \(columns) FROM \"\(table)\"")
                 while let row = try rows.next() { hash.update(data: Data(row.description.utf8)) }
                 digests[table] = hash.finalize().map { String($0, radix: 16) }.joined()
             }
