@@ -91,7 +91,7 @@ public final class RealtimeGateway: Sendable {
 
     /// One round of the gateway's periodic work.
     func housekeeping() async {
-        hub.sweepTyping(now: Clock.nowMillis())
+        hub.sweep(now: Clock.nowMillis())
         await saveLastSeen()
         await releaseMemoryAfterDisconnects()
     }

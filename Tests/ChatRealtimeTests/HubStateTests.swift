@@ -122,6 +122,18 @@ import Testing
         #expect(state.watchers.isEmpty)
     }
 
+    @Test func anEndedSessionCannotAttachUntilItIsForgotten() {
+        var state = State(limits: limits)
+        let phone = Connection("phone")
+        _ = state.attach(phone, user: 1, session: 5)
+        let told = state.revoke(SessionRevocation(user: 1, session: 5, reason: "logout"), now: 1000)
+        #expect(told.map(\.name) == ["phone"], "the user's connections are told")
+        #expect(state.attach(Connection("late"), user: 1, session: 5).0 == .sessionEnded("logout"))
+        #expect(state.attach(Connection("other"), user: 1, session: 6).0 == .attached(membershipKnown: false))
+        _ = state.sweep(now: 1000 + State.endedSessionMemory)
+        #expect(state.endedSessions.isEmpty)
+    }
+
     @Test func typingIsThrottledExpiresAndStopsWhenTheTyperLeaves() {
         var state = State(limits: limits)
         let (alice, bob) = (Connection("alice"), Connection("bob"))
@@ -131,8 +143,8 @@ import Testing
         #expect(first.member && names(first.notices).map { $0.hasPrefix("bob:") } == [true])
         #expect(state.typing(user: 1, conversation: 10, active: true, now: 1500).notices.isEmpty, "throttled")
         #expect(state.typing(user: 1, conversation: 99, active: true, now: 1500).member == false)
-        #expect(state.sweepTyping(now: 1500 + Millis(limits.typingTTLMillis) - 1).isEmpty, "refreshed at 1500")
-        let stopped = state.sweepTyping(now: 1500 + Millis(limits.typingTTLMillis))
+        #expect(state.sweep(now: 1500 + Millis(limits.typingTTLMillis) - 1).isEmpty, "refreshed at 1500")
+        let stopped = state.sweep(now: 1500 + Millis(limits.typingTTLMillis))
         #expect(names(stopped).first?.contains("\"state\":\"stop\"") == true)
         _ = state.typing(user: 1, conversation: 10, active: true, now: 20_000)
         let gone = state.detach(alice, user: 1, watching: [], now: 20_001)

@@ -19,7 +19,7 @@ import Testing
         var session = Session(limits: limits, now: at(0).monotonic)
         let hello = cursor.map { #"{"type":"hello","id":1,"token":"t","cursor":\#($0)}"# } ?? #"{"type":"hello","id":1,"token":"t"}"#
         #expect(receive(&session, text(hello)) == .authenticate(token: "t"))
-        #expect(session.authenticated(.success(alice), at: at(1)) == [.attach(7)])
+        #expect(session.authenticated(.success(alice), at: at(1)) == [.attach(7, session: 1)])
         let actions = session.attached(.attached(membershipKnown: known), at: at(1), limits: limits, maxMessageBytes: 4096)
         return (session, actions)
     }
@@ -327,6 +327,14 @@ import Testing
         #expect(receive(&session, .violation(.reservedBits))?.closeCode == 1002)
         var other = live()
         #expect(receive(&other, .violation(.invalidUTF8))?.closeCode == 1007)
+    }
+
+    @Test func aSessionThatEndedWhileItsTokenWasCheckedClosesAtAttach() {
+        var session = Session(limits: limits, now: at(0).monotonic)
+        _ = receive(&session, text(#"{"type":"hello","id":1,"token":"t"}"#))
+        _ = session.authenticated(.success(alice), at: at(1))
+        let actions = session.attached(.sessionEnded("logout"), at: at(1), limits: limits, maxMessageBytes: 4096)
+        #expect(actions.map(\.closeCode) == [4401])
     }
 
     @Test func aRevokedSessionClosesOnlyItsOwnSocket() {

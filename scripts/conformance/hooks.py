@@ -94,14 +94,16 @@ def password_rule(value) -> str | None:
 
 
 def search_rule(value) -> str | None:
-    """q: "1 to 256 bytes of UTF-8 that contain at least one letter or digit (Unicode general category L or N)"."""
+    """q: "1 to 256 bytes of UTF-8 that contain at least one letter, number or emoji (Unicode general category L*,
+    Nd, Nl, No or So)"; a q in which the index finds no word (only a tatweel, say) is refused too, which the server
+    alone can tell, so a refusal of a q this rule accepts is left for the server's message to explain."""
     if not isinstance(value, str) or not value:
         return "empty"
     size = len(value.encode("utf-8", "surrogatepass"))
     if size > 256:
         return f"{size} bytes of UTF-8"
-    if not any(unicodedata.category(c)[0] in "LN" for c in value):
-        return "no letter or digit"
+    if not any(unicodedata.category(c) in ("Nd", "Nl", "No", "So") or unicodedata.category(c)[0] == "L" for c in value):
+        return "no letter, number or emoji"
     return None
 
 
@@ -200,11 +202,14 @@ def spec_index() -> dict[str, dict]:
             body, _ = resolve(operation.get("requestBody") or {})
             schema = ((body.get("content") or {}).get("application/json") or {}).get("schema") or {}
             for name, property_schema in properties(schema).items():
-                _, component = resolve(property_schema)
-                if component in PROSE_RULES:
-                    entry["prose"][("body", name)] = component
-                if is_integer(property_schema):
-                    entry["integers"].add(name)
+                # A nullable optional property is `anyOf: [{$ref}, {type: null}]`: its rule is the $ref's.
+                branches = [property_schema] + list((property_schema or {}).get("anyOf") or [])
+                for branch in branches:
+                    _, component = resolve(branch)
+                    if component in PROSE_RULES:
+                        entry["prose"][("body", name)] = component
+                    if is_integer(branch):
+                        entry["integers"].add(name)
             index[operation["operationId"]] = entry
     return index
 

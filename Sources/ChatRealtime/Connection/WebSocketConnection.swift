@@ -134,10 +134,11 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection, @unchecke
             whenAnswered({ [backend] in try await backend.authenticate(token: token) }) { connection, result in
                 connection.perform(connection.session.reauthenticated(result, id: id))
             }
-        case .attach(let user):
+        case .attach(let user, let loginSession):
             perform(
                 session.attached(
-                    hub.attach(self, user: user), at: .now(), limits: limits, maxMessageBytes: backend.maxMessageBytes))
+                    hub.attach(self, user: user, session: loginSession), at: .now(), limits: limits,
+                    maxMessageBytes: backend.maxMessageBytes))
         case .loadMemberships(let user):
             whenAnswered({ [backend] in try await backend.memberships(of: user) }) { connection, result in
                 switch result {

@@ -26,9 +26,9 @@ final class Hub<Connection: HubConnection>: Sendable {
 
     /// Registers an authenticated connection. Presence notices are handed to the loops inside the lock (`execute`
     /// only enqueues), so a user's offline and online reach each watcher in the order they happened.
-    func attach(_ connection: Connection, user: UserID) -> Attachment {
+    func attach(_ connection: Connection, user: UserID, session: SessionID?) -> Attachment {
         state.withLock { state in
-            let (attachment, notices) = state.attach(connection, user: user)
+            let (attachment, notices) = state.attach(connection, user: user, session: session)
             Self.dispatch(notices)
             return attachment
         }
@@ -61,7 +61,7 @@ final class Hub<Connection: HubConnection>: Sendable {
 
     /// Tells each connection of the revocation's user (each decides whether it is one of the ended sessions).
     func revoke(_ revocation: SessionRevocation) {
-        let connections = state.withLock { $0.users[revocation.user]?.connections ?? [] }
+        let connections = state.withLock { $0.revoke(revocation, now: Clock.nowMillis()) }
         for connection in connections {
             connection.eventLoop.execute { connection.revoked(revocation) }
         }
@@ -75,8 +75,8 @@ final class Hub<Connection: HubConnection>: Sendable {
         return member
     }
 
-    func sweepTyping(now: Millis) {
-        Self.dispatch(state.withLock { $0.sweepTyping(now: now) })
+    func sweep(now: Millis) {
+        Self.dispatch(state.withLock { $0.sweep(now: now) })
     }
 
     func watch(_ connection: Connection, visible: [PresenceVisibility]) -> [PresenceState] {

@@ -16,6 +16,10 @@ struct HubState<Connection: AnyObject> {
     private(set) var typing: [TypingKey: Typing] = [:]
     /// Last-seen times not yet written to the store.
     private(set) var lastSeenToSave: [UserID: Millis] = [:]
+    /// Login sessions ended lately, with why: a socket whose token was checked just before the end must not join
+    /// after it. Forgotten after `endedSessionMemory`, by when any such check has long finished.
+    private(set) var endedSessions: [SessionID: EndedSession] = [:]
+    static var endedSessionMemory: Millis { 60_000 }
 
     init(limits: RealtimeLimits) {
         self.limits = limits
@@ -27,7 +31,8 @@ struct HubState<Connection: AnyObject> {
 
     /// Registers an authenticated connection. The user's first connection makes them online and tells their
     /// watchers.
-    mutating func attach(_ connection: Connection, user: UserID) -> (Attachment, [Delivery]) {
+    mutating func attach(_ connection: Connection, user: UserID, session: SessionID? = nil) -> (Attachment, [Delivery]) {
+        if let session, let ended = endedSessions[session] { return (.sessionEnded(ended.reason), []) }
         if let entry = users[user] {
             guard entry.connections.count < limits.maxConnectionsPerUser else { return (.tooManyConnections, []) }
             users[user]!.connections.append(connection)
@@ -136,7 +141,7 @@ struct HubState<Connection: AnyObject> {
     // MARK: Typing
 
     /// A member starts or stops typing. Starts are forwarded at most once per throttle period per sender and
-    /// conversation; a start not refreshed within the TTL stops by itself (`sweepTyping`). `member` is false when the
+    /// conversation; a start not refreshed within the TTL stops by itself (`sweep`). `member` is false when the
     /// user is not a member of the conversation.
     mutating func typing(user: UserID, conversation: ConversationID, active: Bool, now: Millis)
         -> (member: Bool, notices: [Delivery])
@@ -159,8 +164,19 @@ struct HubState<Connection: AnyObject> {
     }
 
     /// Ends typing that was not refreshed in time.
-    mutating func sweepTyping(now: Millis) -> [Delivery] {
-        endTyping(typing.filter { $0.value.expiresAt <= now }.map(\.key))
+    /// Once a second: typing that was not refreshed stops; ended sessions past their memory are forgotten.
+    mutating func sweep(now: Millis) -> [Delivery] {
+        if !endedSessions.isEmpty { endedSessions = endedSessions.filter { $0.value.until > now } }
+        return endTyping(typing.filter { $0.value.expiresAt <= now }.map(\.key))
+    }
+
+    /// A login session (or all of a user's) ended: the session is remembered (see `endedSessions`), and the user's
+    /// connections are returned, for each to close if it is one of them.
+    mutating func revoke(_ revocation: SessionRevocation, now: Millis) -> [Connection] {
+        if let session = revocation.session {
+            endedSessions[session] = EndedSession(reason: revocation.reason, until: now + Self.endedSessionMemory)
+        }
+        return users[revocation.user]?.connections ?? []
     }
 
     /// `typing` frames for the conversation's online members other than the typer.
@@ -251,6 +267,14 @@ enum Attachment: Equatable {
     /// be loaded (`membershipLoaded`) before live events of those conversations can reach them.
     case attached(membershipKnown: Bool)
     case tooManyConnections
+    /// The socket's login session ended after its token was checked; why.
+    case sessionEnded(String)
+}
+
+/// A login session that ended lately.
+struct EndedSession: Equatable {
+    var reason: String
+    var until: Millis
 }
 
 /// One frame for one connection; `cursor` is nil for ephemeral frames (typing, presence), which are dropped first

@@ -54,7 +54,7 @@ extension Session {
         case disconnected(leaving: Departure?)
         case authenticate(token: String)
         case reauthenticate(token: String, id: FrameID?)
-        case attach(UserID)
+        case attach(UserID, session: SessionID?)
         case loadMemberships(UserID)
         /// Gives the hub the user's conversations (see `Hub.membershipLoaded`).
         case indexMemberships(UserID, conversations: [ConversationID], head: EventCursor)

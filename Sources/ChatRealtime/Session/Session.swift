@@ -214,7 +214,7 @@ struct Session {
         case .success(let fresh):
             guard fresh.expiresAt > time.wall else { return closing(.unauthorized("access token expired"), at: time) }
             identity = fresh
-            return [.attach(fresh.userId)]
+            return [.attach(fresh.userId, session: fresh.sessionId)]
         }
     }
 
@@ -223,8 +223,11 @@ struct Session {
         _ attachment: Attachment, at time: SessionTime, limits: RealtimeLimits, maxMessageBytes: Int
     ) -> [Action] {
         guard case .authenticating(let hello, let resumeFrom) = state, let identity else { return [] }
-        guard case .attached(let membershipKnown) = attachment else {
-            return closing(.tooManyConnections, at: time)
+        let membershipKnown: Bool
+        switch attachment {
+        case .attached(let known): membershipKnown = known
+        case .tooManyConnections: return closing(.tooManyConnections, at: time)
+        case .sessionEnded(let why): return closing(.sessionRevoked(why), at: time)
         }
         let welcome = ServerFrame.welcome(
             id: hello, identity: identity, sessionId: String(UInt64.random(in: 1...UInt64.max), radix: 36),
