@@ -171,7 +171,9 @@ struct StoreScenario: AsyncParsableCommand {
         try store.close()
 
         let fillStart = now()
-        let queue = try DatabaseQueue(path: directory.appendingPathComponent("chatd.sqlite").path)
+        var configuration = Configuration()
+        configuration.prepareDatabase { StoreDatabase.prepareConnection($0) }
+        let queue = try DatabaseQueue(path: directory.appendingPathComponent("chatd.sqlite").path, configuration: configuration)
         let chunk = 50_000
         var seq = 0
         while seq < historyMessages {

@@ -12,7 +12,7 @@ public enum Durability: String, Sendable, CaseIterable {
 
 /// The database engine under the repositories: one SQLite file in WAL mode, migrated on open, parallel readers, one
 /// group-committing writer and a checkpointer beside it. Repositories run their reads and writes through it.
-final class StoreDatabase: Sendable {
+public final class StoreDatabase: Sendable {
     let pool: DatabasePool
     let writer: GroupCommitWriter
     let checkpointer: Checkpointer
@@ -27,8 +27,7 @@ final class StoreDatabase: Sendable {
         config.maximumReaderCount = 4
         config.label = "chatd"
         config.prepareDatabase { db in
-            // Message search's words (`messages_fts` is tokenized by it).
-            db.add(tokenizer: SearchTokenizer.self)
+            Self.prepareConnection(db)
             try db.execute(sql: "PRAGMA synchronous = \(durability.pragmaValue)")
             // SQLite's default page cache (2 MiB) makes the writer re-read index pages from the OS on every send once
             // the database outgrows it; the writer touches the hot end of every index, so it gets more.
@@ -73,6 +72,15 @@ final class StoreDatabase: Sendable {
 }
 
 /// A failure of the store itself (not of the client's request): opening, migrating, a newer schema.
+extension StoreDatabase {
+    /// What any connection to chatd's database needs beyond SQLite itself: message search's tokenizer ("chatd",
+    /// which `messages_fts` is tokenized by). A tool that opens the file with GRDB calls it from `prepareDatabase`;
+    /// without it, SQLite answers "no such tokenizer: chatd" to anything that touches `messages_fts`.
+    public static func prepareConnection(_ db: Database) {
+        db.add(tokenizer: SearchTokenizer.self)
+    }
+}
+
 public struct StoreError: Error, CustomStringConvertible {
     public var message: String
     public init(_ message: String) { self.message = message }

@@ -29,21 +29,27 @@ struct FragmentsScenario: AsyncParsableCommand {
                 }
             }
             let bytes = Double(messages * messageBytes)
-            rows.append((count, Double(cpu) * 1000 / bytes, Double(cpu) / Double(messages)))
+            rows.append((count, Double(cpu) / bytes, Double(cpu) / 1000 / Double(messages)))
             print("\(count) fragments: \(rounded(rows.last!.nsPerByte, 2)) ns of server CPU per byte, \(rounded(rows.last!.usPerMessage, 1)) µs per message")
         }
         // Empty continuations after a 1 KB and a 60 KB start: each used to copy the whole message so far, so their
-        // cost grew with the start; now it does not.
+        // cost grew with the start; now it does not. Each is measured as the server's CPU for messages with them less
+        // that for the same messages without them.
         let empties = 2_000
         var perEmpty: [Int: Double] = [:]
         for start in [1_000, messageBytes] {
-            let cpu = try socket.serverCPU(server) {
-                for index in 0..<(messages / 4) {
-                    try socket.sendPing(id: index, bytes: start, fragments: 2, emptyContinuations: empties)
+            func cpu(_ emptyContinuations: Int) throws -> Int {
+                try socket.serverCPU(server) {
+                    for index in 0..<(messages / 2) {
+                        try socket.sendPing(
+                            id: index, bytes: start, fragments: 2, emptyContinuations: emptyContinuations)
+                    }
                 }
             }
-            perEmpty[start] = Double(cpu) / Double((messages / 4) * empties)
-            print("empty continuations after a \(start)-byte start: \(rounded(perEmpty[start]!, 2)) µs of server CPU each")
+            let with = try cpu(empties)
+            let without = try cpu(0)
+            perEmpty[start] = Double(with - without) / 1000 / Double((messages / 2) * empties)
+            print("empty continuations after a \(start)-byte start: \(rounded(perEmpty[start]!, 3)) µs of server CPU each")
         }
         let whole = rows.first?.nsPerByte ?? 0
         let most = rows.last?.nsPerByte ?? 0
@@ -95,11 +101,11 @@ final class BlockingWebSocket {
         guard reply.contains("\"status\":200") else { throw BenchError("unexpected reply: \(reply.prefix(200))") }
     }
 
-    /// The server's CPU time, in microseconds, while `body` runs.
+    /// The server's CPU time, in nanoseconds, while `body` runs.
     func serverCPU(_ server: ChatdProcess, _ body: () throws -> Void) throws -> Int {
-        let before = server.cpuMicroseconds
+        let before = server.cpuNanoseconds
         try body()
-        return server.cpuMicroseconds - before
+        return server.cpuNanoseconds - before
     }
 
     /// The next frame's payload as text.

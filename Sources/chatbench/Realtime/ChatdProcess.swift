@@ -122,6 +122,17 @@ final class ChatdProcess: @unchecked Sendable {
     /// User plus system CPU time, in microseconds.
     var cpuMicroseconds: Int { processCPUMicroseconds(process.processIdentifier) }
 
+    /// Time on a CPU of all the process's threads, in nanoseconds (the scheduler's own count in
+    /// /proc/PID/task/*/schedstat, finer than the clock ticks of `cpuMicroseconds`; threads that ended are not in it).
+    var cpuNanoseconds: Int {
+        let tasks = "/proc/\(process.processIdentifier)/task"
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? []
+        return threads.reduce(0) { total, thread in
+            let stat = (try? String(contentsOfFile: "\(tasks)/\(thread)/schedstat", encoding: .utf8)) ?? ""
+            return total + (Int(stat.split(separator: " ").first ?? "") ?? 0)
+        }
+    }
+
     /// SIGTERM and wait, then remove the data.
     func stop() {
         if process.isRunning {

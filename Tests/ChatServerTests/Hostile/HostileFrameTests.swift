@@ -8,19 +8,10 @@ import Testing
 /// WebSocket frames that break RFC 6455 or the server's limits, sent by hand on a raw socket: each closes the
 /// connection with its documented code, before `hello` and after it, and writes nothing.
 @Suite struct HostileFrameTests {
-    /// One frame as bytes: `fin`, the reserved bits, the opcode, a zero mask (or none) and the payload.
     static func frame(
         _ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0, masked: Bool = true
     ) -> [UInt8] {
-        var bytes = ClientFrameEncoding.frame(opcode: opcode, payload: payload)
-        if !fin { bytes[0] &= 0x7F }
-        bytes[0] |= rsv << 4
-        if !masked {
-            bytes[1] &= 0x7F
-            let lengthBytes = [126: 2, 127: 8][Int(bytes[1])] ?? 0
-            bytes.removeSubrange((2 + lengthBytes)..<(6 + lengthBytes))
-        }
-        return bytes
+        RawSocket.frame(opcode, payload, fin: fin, rsv: rsv, masked: masked)
     }
 
     static let ping = Array(#"{"type":"ping"}"#.utf8)

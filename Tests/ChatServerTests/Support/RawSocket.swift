@@ -142,17 +142,24 @@ final class RawSocket: TCPClient, @unchecked Sendable {
         try send(text: String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self))
     }
 
-    func send(opcode: UInt8, payload: [UInt8], fin: Bool = true, reservedBits: UInt8 = 0, masked: Bool = true) throws {
-        var frame = ClientFrameEncoding.frame(opcode: opcode, payload: payload)
-        if !fin { frame[0] &= 0x7F }
-        frame[0] |= reservedBits << 4
+    func send(opcode: UInt8, payload: [UInt8]) throws {
+        try write(Self.frame(opcode, payload))
+    }
+
+    /// One client frame as bytes: `fin`, the reserved bits, the opcode, a zero mask (or none) and the payload.
+    static func frame(
+        _ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0, masked: Bool = true
+    ) -> [UInt8] {
+        var bytes = ClientFrameEncoding.frame(opcode: opcode, payload: payload)
+        if !fin { bytes[0] &= 0x7F }
+        bytes[0] |= rsv << 4
         if !masked {
             // Drop the mask bit and the four key bytes that follow the length.
-            frame[1] &= 0x7F
-            let lengthBytes = [126: 2, 127: 8][Int(frame[1])] ?? 0
-            frame.removeSubrange((2 + lengthBytes)..<(6 + lengthBytes))
+            bytes[1] &= 0x7F
+            let lengthBytes = [126: 2, 127: 8][Int(bytes[1])] ?? 0
+            bytes.removeSubrange((2 + lengthBytes)..<(6 + lengthBytes))
         }
-        try write(frame)
+        return bytes
     }
 
     /// The next frame from the server; nil when the server closed the TCP connection.
