@@ -129,7 +129,8 @@ import Testing
             while let reply = try? await flooder.next(type: "reply", timeout: .seconds(2)) {
                 statuses.append(reply["status"].int ?? 0)
             }
-            #expect(statuses.prefix(5).allSatisfy { $0 == 200 }, "\(statuses)")
+            // The hello took one frame of the burst of 5 (every frame counts), which may have refilled since.
+            #expect(statuses.prefix(4).allSatisfy { $0 == 200 }, "\(statuses)")
             #expect(statuses.contains(429))
             #expect(try await flooder.closed()?.closeCode == .unknown(4429))
 
