@@ -19,6 +19,10 @@ public enum ChatJSON {
     /// the decoder would read `1.0` as the integer 1: requests and frames that hold one are refused. Outside strings,
     /// `.` belongs only to numbers, and so does an `e` after a digit (the others are in `true` and `false`).
     public static func hasFractionalNumber(_ json: some Sequence<UInt8>) -> Bool {
+        json.withContiguousStorageIfAvailable(scanForFraction) ?? scanForFraction(Array(json))
+    }
+
+    private static func scanForFraction(_ json: some Collection<UInt8>) -> Bool {
         var inString = false
         var escaped = false
         var previous: UInt8 = 0

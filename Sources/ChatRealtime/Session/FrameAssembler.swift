@@ -70,17 +70,19 @@ struct FrameAssembler {
     }
 }
 
-extension Collection<UInt8> {
-    /// Whether the bytes are well-formed UTF-8 (no overlong forms, surrogates or truncated sequences).
+extension ByteBufferView {
+    /// Whether the bytes are well-formed UTF-8 (no overlong forms, surrogates or truncated sequences). ASCII, most of
+    /// every frame, is checked eight bytes at a time; the standard library judges the rest.
     var isValidUTF8: Bool {
-        var iterator = makeIterator()
-        var decoder = Unicode.UTF8()
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue: continue
-            case .emptyInput: return true
-            case .error: return false
+        withContiguousStorageIfAvailable { bytes in
+            let raw = UnsafeRawBufferPointer(bytes)
+            var index = 0
+            while index + 8 <= raw.count, raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                index += 8
             }
-        }
+            while index < raw.count, raw[index] < 0x80 { index += 1 }
+            guard index < raw.count else { return true }
+            return String(validating: UnsafeRawBufferPointer(rebasing: raw[index...]), as: UTF8.self) != nil
+        } ?? (String(validating: self, as: UTF8.self) != nil)
     }
 }
