@@ -24,6 +24,8 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private var responseOpen = false
+    /// The response under way ends the connection.
+    private var closesAfterResponse = false
     /// Answering an error: input is dropped until the socket closes.
     private(set) var isLingering = false
 
@@ -63,17 +65,33 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .head(let head) where head.status.code < 200:
-            break
-        case .head:
+            context.write(data, promise: promise)
+        case .head(var head):
             responseOpen = true
+            // Answered before its body is in (a 413, a refusal): the rest of the body is not worth reading at the
+            // client's pace, so the connection ends with this response.
+            if case .body = clock.phase {
+                closesAfterResponse = true
+                head.headers.replaceOrAdd(name: "Connection", value: "close")
+                context.write(wrapOutboundOut(.head(head)), promise: promise)
+            } else {
+                context.write(data, promise: promise)
+            }
         case .body:
-            break
+            context.write(data, promise: promise)
         case .end:
             responseOpen = false
             clock.responseEnded(at: .now())
-            reschedule()
+            guard closesAfterResponse else {
+                context.write(data, promise: promise)
+                reschedule()
+                return
+            }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.cascade(to: promise)
+            context.write(data, promise: written)
+            closeAfterLinger(context, once: written.futureResult)
         }
-        context.write(data, promise: promise)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -143,12 +161,20 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
         let status = HTTPResponseStatus(statusCode: error.code.status)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.write(wrapOutboundOut(.end(nil)), promise: written)
+        closeAfterLinger(context, once: written.futureResult)
+    }
+
+    /// Closes the output once `written` is on the wire, and the socket after the linger time; input until then is
+    /// read and dropped, so the client's close is clean.
+    private func closeAfterLinger(_ context: ChannelHandlerContext, once written: EventLoopFuture<Void>) {
+        isLingering = true
+        timer?.cancel()
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            channel.close(mode: .output, promise: nil)
-        }
+        context.flush()
+        written.whenComplete { _ in channel.close(mode: .output, promise: nil) }
         channel.eventLoop.scheduleTask(in: Self.lingerTime) { channel.close(promise: nil) }
-        // The client may still be sending: keep reading (and dropping) so its close is clean.
         context.read()
     }
 }

@@ -112,6 +112,22 @@ import Testing
         }
     }
 
+    @Test func aBodyRefusedBeforeItArrivesEndsTheConnection() async throws {
+        try await withServer { api in
+            let client = try TCPClient(port: api.port)
+            // A body announced at 10 MB, of which 70 KB is sent: answered 413 at the limit, then closed rather than
+            // read to its end at the client's pace.
+            try client.write(
+                "POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
+                    + String(repeating: " ", count: 70_000))
+            let started = ContinuousClock.now
+            let response = try await client.closedAfter()
+            #expect(Self.status(response) == "HTTP/1.1 413 Payload Too Large", "\(response.prefix(200))")
+            #expect(response.contains("Connection: close") || response.contains("connection: close"))
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
+    }
+
     @Test func aKeptAliveConnectionServesRequestsThenClosesWhenIdle() async throws {
         try await withServer(Self.quick()) { api in
             let client = try TCPClient(port: api.port)
