@@ -32,6 +32,12 @@ public enum Validate {
         return raw
     }
 
+    /// Whether `raw` could be a stored password, by any rule chatd ever set (8–72 bytes, no NUL): what is not is
+    /// wrong at login without a comparison (bcrypt would stop at a NUL and ignore what follows the 72nd byte).
+    public static func couldBeStoredPassword(_ raw: String) -> Bool {
+        (8...72).contains(raw.utf8.count) && !raw.utf8.contains(0)
+    }
+
     /// 1–64 code points, no control characters, surrounding whitespace trimmed.
     public static func displayName(_ raw: String, field: String = "display_name") throws -> String {
         try line(raw, field: field, maxCodePoints: 64)

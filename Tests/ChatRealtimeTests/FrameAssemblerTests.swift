@@ -60,7 +60,7 @@ import Testing
         }
     }
 
-    @Test func emptyContinuationsCountButDoNotCopy() {
+    @Test func emptyContinuationsCountAsFragmentsAndAddNothing() {
         var assembler = FrameAssembler()
         _ = assembler.assemble(frame(.text, String(repeating: "a", count: 60_000), fin: false), maxBytes: 65_536)
         for _ in 0..<1000 {

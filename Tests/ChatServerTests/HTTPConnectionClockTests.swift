@@ -47,6 +47,21 @@ import Testing
         #expect(clock.deadline == at(190), "idle again after the response")
     }
 
+    @Test func aPipelinedRequestKeepsItsPhaseWhileTheOneBeforeIsAnswered() {
+        var clock = HTTPConnectionClock(timeouts: timeouts, openedAt: at(0))
+        clock.bytesArrived(at: at(0))
+        clock.headReceived(at: at(0))
+        clock.requestEnded()
+        clock.headReceived(at: at(1))
+        #expect(clock.unanswered == 2)
+        clock.responseEnded(at: at(2))
+        #expect(clock.phase == .body(since: at(1), bytes: 0), "the second request's body is still arriving")
+        clock.requestEnded()
+        clock.responseEnded(at: at(3))
+        #expect(clock.phase == .idle(since: at(3)))
+        #expect(clock.unanswered == 0)
+    }
+
     @Test func aPipelinedRequestsHeadIsTimedFromItsFirstByte() {
         var clock = HTTPConnectionClock(timeouts: timeouts, openedAt: at(0))
         clock.bytesArrived(at: at(0))

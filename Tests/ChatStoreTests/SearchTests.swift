@@ -23,7 +23,7 @@ import Testing
         ("സ്വാഗതം ൎ\"x", ["സ്വാഗതം", "ൎ\"x"]),
         ("می‌خواهم بروم", ["می‌خواهم", "میخواهم", "بروم"]),
         ("안녕하세요 여러분", ["안녕하세요", "여러분"]),
-        ("你好世界，我们明天见", ["你好", "世界", "明天", "你好世界", "见"]),
+        ("你好世界，我们明天见", ["你好", "世界", "明天", "你好世界", "见", "我 明天", "们"]),
         ("東京タワーに行きました", ["東京", "タワー", "行きました", "東京タワー"]),
         ("สวัสดีครับ ยินดีต้อนรับ", ["สวัสดี", "ครับ", "ยินดี", "ต้อนรับ"]),
         ("ສະບາຍດີ", ["ສະບາຍດີ", "ສະບາຍ"]),
@@ -49,6 +49,20 @@ import Testing
                 let hits = try await store.messages.search(word, user: bob, conversation: nil, limit: 50)
                 #expect(hits.contains { $0.message.seq == seqs[entry.text] }, "'\(word)' should find '\(entry.text)'")
             }
+        }
+        // The index agrees with its content, every script's rows edited and deleted included.
+        for (index, entry) in Self.corpus.enumerated() where index.isMultiple(of: 3) {
+            _ = try await store.messages.editMessage(
+                conversation: direct.id, seq: seqs[entry.text]!, text: entry.text + " 編集済み ✓", editor: alice)
+        }
+        for (index, entry) in Self.corpus.enumerated() where index % 3 == 1 {
+            _ = try await store.messages.deleteMessage(conversation: direct.id, seq: seqs[entry.text]!, actor: alice)
+        }
+        var configuration = Configuration()
+        configuration.prepareDatabase { StoreDatabase.prepareConnection($0) }
+        let check = try DatabaseQueue(path: directory.appendingPathComponent("chatd.sqlite").path, configuration: configuration)
+        try await check.write { db in
+            try db.execute(sql: "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
         }
         // Not everything matches everything.
         #expect(try await store.messages.search("東京 привет", user: bob, conversation: nil, limit: 50).isEmpty)
@@ -103,3 +117,4 @@ import Testing
         #expect(try await store.messages.search("タワー", user: 1, conversation: nil, limit: 10).count == 1)
     }
 }
+

@@ -26,7 +26,7 @@ struct CloseReason: Sendable, Equatable {
     /// The first frame was not a valid `hello`.
     static let helloRequired = CloseReason(code: 4400, reason: "the first frame must be a hello")
     static func unauthorized(_ why: String) -> CloseReason { CloseReason(code: 4401, reason: why) }
-    /// The login session was ended (logout, a reused refresh token, a password change, an administrator).
+    /// The login session was ended (logout, a reused refresh token, a password change).
     static func sessionRevoked(_ why: String) -> CloseReason { CloseReason(code: 4401, reason: "session ended: \(why)") }
     static let helloTimeout = CloseReason(code: 4408, reason: "no hello in time")
     static let heartbeatTimeout = CloseReason(code: 4408, reason: "heartbeat timeout")

@@ -97,10 +97,16 @@ struct Session {
         case .closing, .closed: return nil
         default: break
         }
+        // What ends the session ends it whatever the budget says.
+        switch inbound {
+        case .violation(let reason): return close(reason, at: time)
+        case .binary: return close(.binaryFrame, at: time)
+        case .close: return close(.normal, at: time)
+        default: break
+        }
         let user = isInHub ? identity?.userId : nil
         let admission = admit(
             at: time, limits: limits, userBudget: { inbound.isMessage ? user.map(userBudget) ?? true : true })
-        if case .violation(let reason) = inbound { return close(reason, at: time) }
         switch admission {
         case .admit: break
         case .close: return close(.flood, at: time)
@@ -116,16 +122,12 @@ struct Session {
             case .success(let frame): return received(frame, at: time)
             case .failure(let error): return malformed(error, at: time)
             }
-        case .fragment, .pong, .violation:
+        case .fragment, .pong, .violation, .binary, .close:
             return nil
-        case .binary:
-            return close(.binaryFrame, at: time)
         case .ping(let data):
             // Only the latest ping needs an answer (RFC 6455 5.5.3): a peer that pings without reading gets none
             // queued.
             return writable ? .pong(data) : nil
-        case .close:
-            return close(.normal, at: time)
         }
     }
 

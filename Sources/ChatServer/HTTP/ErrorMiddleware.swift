@@ -2,6 +2,7 @@ import ChatCore
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// The one place where errors become responses: `{"error":{"code":…,"message":…}}` with the code's status.
 /// Framework errors are translated into the same shape; anything unexpected is logged and answered 500
@@ -38,6 +39,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         switch error {
         case let error as ChatError:
             return error
+        case let error as HTTPParserError:
+            // The body of the request failed to parse while the route read it (HTTPGuard ends the connection).
+            return ChatError.invalid("malformed HTTP request (\(error))")
         case let error as HTTPError:
             return translate(status: error.status, message: error.body, request: request)
         case let error as any HTTPResponseError:

@@ -46,6 +46,8 @@ struct HTTPConnectionClock {
     }
 
     private(set) var phase: Phase
+    /// Requests whose head has arrived and whose response has not ended: more than one when a client pipelines.
+    private(set) var unanswered = 0
     /// Bytes of a next request arrived while the previous one was being answered (a pipelining client).
     private var nextRequestStartedAt: NIODeadline?
     private let timeouts: HTTPTimeouts
@@ -65,6 +67,7 @@ struct HTTPConnectionClock {
     }
 
     mutating func headReceived(at now: NIODeadline) {
+        unanswered += 1
         nextRequestStartedAt = nil
         phase = .body(since: now, bytes: 0)
     }
@@ -78,9 +81,11 @@ struct HTTPConnectionClock {
         phase = .responding(stalledSince: nil)
     }
 
-    /// The last part of a response was written: the connection waits for the next request.
+    /// The last part of a response was written: the connection waits for the next request, unless one is in
+    /// already (pipelined) and arriving or being answered.
     mutating func responseEnded(at now: NIODeadline) {
-        guard case .responding = phase else { return }
+        unanswered = max(0, unanswered - 1)
+        guard case .responding = phase, unanswered == 0 else { return }
         if let started = nextRequestStartedAt {
             phase = .head(since: started)
         } else {

@@ -6,9 +6,9 @@ import NIOHTTP1
 /// for a request that does not arrive in time, a silent close between requests) and answers what the parser refuses
 /// (431 for headers over the limits, 400 for the rest) instead of leaving the socket open.
 ///
-/// It sits after the request decoder and sees request and response parts; its partner `HTTPByteWatch`, first in the
-/// pipeline, tells it when bytes arrive before any of them parse. Both leave the pipeline when the connection
-/// becomes a WebSocket, whose session keeps its own time.
+/// It sits after the decoder and the upgrader, and sees request and response parts; its partner `HTTPByteWatch`, first in the pipeline, tells it when bytes
+/// arrive before any of them parse. Both leave the pipeline when the connection becomes a WebSocket, whose session
+/// keeps its own time.
 final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -26,6 +26,8 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var responseOpen = false
     /// The response under way ends the connection.
     private var closesAfterResponse = false
+    /// A parser error in a request behind the one being answered: answered after it.
+    private var pendingError: ChatError?
     /// Answering an error: input is dropped until the socket closes.
     private(set) var isLingering = false
 
@@ -70,7 +72,7 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
             responseOpen = true
             // Answered before its body is in (a 413, a refusal): the rest of the body is not worth reading at the
             // client's pace, so the connection ends with this response.
-            if case .body = clock.phase {
+            if case .body = clock.phase, clock.unanswered == 1 {
                 closesAfterResponse = true
                 head.headers.replaceOrAdd(name: "Connection", value: "close")
                 context.write(wrapOutboundOut(.head(head)), promise: promise)
@@ -84,7 +86,11 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
             clock.responseEnded(at: .now())
             guard closesAfterResponse else {
                 context.write(data, promise: promise)
-                reschedule()
+                if let pendingError, clock.unanswered == 0 {
+                    answerAndClose(pendingError)
+                } else {
+                    reschedule()
+                }
                 return
             }
             let written = context.eventLoop.makePromise(of: Void.self)
@@ -100,18 +106,28 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelWritabilityChanged()
     }
 
-    /// The decoder's errors are the client's: answered here, not passed on (nothing behind this handler could
-    /// answer better, and the async channel would only fail its request).
+    /// The decoder's errors are the client's, answered in order: between requests at once; in a request whose body
+    /// the server is reading, by the server (its body fails; the connection ends after its answer); in a request
+    /// that came behind one still being answered, after that answer.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let parserError = error as? HTTPParserError else {
             context.fireErrorCaught(error)
             return
         }
-        switch parserError {
-        case .headerOverflow:
-            answerAndClose(ChatError(.headersTooLarge, "the request's headers are larger or more than the server accepts"))
-        default:
-            answerAndClose(ChatError.invalid("malformed HTTP request (\(parserError))"))
+        let answer =
+            switch parserError {
+            case .headerOverflow:
+                ChatError(.headersTooLarge, "the request's headers are larger or more than the server accepts")
+            default:
+                ChatError.invalid("malformed HTTP request (\(parserError))")
+            }
+        if clock.unanswered == 0 {
+            answerAndClose(answer)
+        } else if case .body = clock.phase {
+            closesAfterResponse = true
+            context.fireErrorCaught(error)
+        } else {
+            pendingError = answer
         }
     }
 

@@ -12,17 +12,19 @@ final class RouteTable: Sendable {
         routes.withLock { $0 = loaded }
     }
 
-    /// The methods served for `path`, sorted; empty when no route has this path. Like the router, a literal segment
-    /// wins over a parameter at each level: `/v1/conversations/direct` is not `/v1/conversations/{conversation_id}`.
+    /// The methods served for `path`, sorted; empty when no route has this path. Like the router, it follows a
+    /// literal segment over a parameter at each level and does not come back: `/v1/conversations/direct` is not
+    /// `/v1/conversations/{conversation_id}`, and `/v1/users/by-handle` (a literal with no route of its own) has none.
     func methods(for path: String) -> [String] {
         let requested = Self.segments(path)
         let matching = routes.withLock { routes in
-            var candidates = routes.filter { $0.segments.count == requested.count }
+            var candidates = routes
             for (level, segment) in requested.enumerated() {
+                candidates = candidates.filter { $0.segments.count > level }
                 let literal = candidates.filter { $0.segments[level] == segment }
                 candidates = literal.isEmpty ? candidates.filter { $0.segments[level].hasPrefix("{") } : literal
             }
-            return candidates.map(\.method)
+            return candidates.filter { $0.segments.count == requested.count }.map(\.method)
         }
         return Set(matching).sorted()
     }

@@ -97,6 +97,7 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                 })
             var configuration = NIOUpgradableHTTPServerPipelineConfiguration<UpgradeResult>(
                 upgradeConfiguration: upgrade)
+            // Hummingbird answers pipelined requests in order itself; HTTPGuard counts the requests in flight.
             configuration.enablePipelining = false
             // HTTPGuard answers parser errors (with 431 where 400 would hide the cause).
             configuration.enableErrorHandling = false
@@ -106,8 +107,11 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.decoderConfiguration.maxHeaderFieldCount = http.maxHeaderCount
             let pipeline = channel.pipeline.syncOperations
             let result = try pipeline.configureUpgradableHTTPServerPipeline(configuration: configuration)
-            let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try pipeline.addHandler(guardian, position: .after(decoder))
+            // After the upgrader, not before it: when it upgrades, it removes the decoder, which hands the bytes it
+            // holds (a client's first frame, sent early) to the next handler as they are, and the upgrader in
+            // between keeps them for the WebSocket; HTTPGuard leaves the pipeline before they are passed on.
+            let upgradeHandler = try pipeline.handler(type: NIOTypedHTTPServerUpgradeHandler<UpgradeResult>.self)
+            try pipeline.addHandler(guardian, position: .after(upgradeHandler))
             try pipeline.addHandler(byteWatch, position: .first)
             return Value(upgradeResult: result, channel: channel)
         }

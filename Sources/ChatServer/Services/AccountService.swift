@@ -30,11 +30,11 @@ struct AccountService: Sendable {
     }
 
     /// Any byte sequence that is not the password fails, in the same time whether or not the handle exists. A
-    /// password that could not have been set (too long, or with a NUL after which bcrypt would stop reading) is
+    /// password that could not have been stored (too long, or with a NUL after which bcrypt would stop reading) is
     /// wrong without a comparison.
     func login(handle: String, password: String) async throws -> TokenResponse {
         let refused = ChatError(.unauthorized, "wrong handle or password")
-        guard (try? Validate.password(password)) != nil, let (user, hash) = try await store.credentials(handle: handle)
+        guard Validate.couldBeStoredPassword(password), let (user, hash) = try await store.credentials(handle: handle)
         else {
             try await passwords.verifyAgainstNothing(password)
             throw refused
@@ -48,7 +48,7 @@ struct AccountService: Sendable {
     func changePassword(_ identity: Identity, current: String, new: String) async throws {
         let newPassword = try Validate.password(new)
         let refused = ChatError(.unauthorized, "the current password is wrong")
-        guard (try? Validate.password(current)) != nil, let hash = try await store.passwordHash(user: identity.userId)
+        guard Validate.couldBeStoredPassword(current), let hash = try await store.passwordHash(user: identity.userId)
         else {
             try await passwords.verifyAgainstNothing(current)
             throw refused

@@ -55,10 +55,16 @@ enum SearchIndex {
             .execute(arguments: [id, text])
     }
 
-    /// External-content FTS5 forgets a row only when told its old text.
-    static func remove(_ db: Database, id: MessageID, text: String?) throws {
-        guard let text else { return }
-        try db.cachedStatement(sql: "INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', ?, ?)")
-            .execute(arguments: [id, text])
+    /// A message's text changed (an edit) or went (a delete leaves a tombstone whose text is NULL). External-content
+    /// FTS5 forgets a row only when told its old text; the row then stays in the index with its new text, an empty
+    /// one for a tombstone, so the index counts the rows its content table has (FTS5's integrity check compares
+    /// them).
+    static func replace(_ db: Database, id: MessageID, old: String?, new: String?) throws {
+        if let old {
+            try db.cachedStatement(sql: "INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', ?, ?)")
+                .execute(arguments: [id, old])
+        }
+        try db.cachedStatement(sql: "INSERT INTO messages_fts (rowid, body) VALUES (?, ?)")
+            .execute(arguments: [id, new])
     }
 }

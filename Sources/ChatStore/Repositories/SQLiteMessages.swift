@@ -121,8 +121,7 @@ extension SQLiteMessages {
             let now = Clock.nowMillis()
             try db.execute(
                 sql: "UPDATE messages SET body = ?, edited_at = ? WHERE id = ?", arguments: [text, now, message.id])
-            try SearchIndex.remove(db, id: message.id, text: message.text)
-            try SearchIndex.add(db, id: message.id, text: text)
+            try SearchIndex.replace(db, id: message.id, old: message.text, new: text)
             message.text = text
             message.editedAt = now
             // Message events carry no reactions, live or replayed (sync reads them from the row); reactions have
@@ -149,7 +148,7 @@ extension SQLiteMessages {
             let now = Clock.nowMillis()
             try db.execute(
                 sql: "UPDATE messages SET body = NULL, deleted_at = ? WHERE id = ?", arguments: [now, message.id])
-            try SearchIndex.remove(db, id: message.id, text: message.text)
+            try SearchIndex.replace(db, id: message.id, old: message.text, new: nil)
             try db.execute(sql: "DELETE FROM reactions WHERE message_id = ?", arguments: [message.id])
             message.text = nil
             message.deletedAt = now

@@ -10,9 +10,10 @@ import GRDB
 ///   hyphens); spaces, punctuation and other symbols separate them. It folds case and Latin diacritics.
 /// - What writers put in or leave out at will is removed from each word, so it is found either way: Hebrew points,
 ///   Arabic harakat and tatweel, Greek accents, the joiners, emoji variation selectors and skin tones.
-/// - Scripts written without spaces between words (Chinese, Japanese, Thai, Lao, Khmer, Myanmar) become overlapping
-///   pairs of characters, as search engines index them: "東京タワー" is found by "東京", "タワー" or "京タ". A
-///   query's pairs must all occur in the message, though not necessarily side by side.
+/// - Scripts written without spaces between words (Chinese, Japanese, Thai, Lao, Khmer, Myanmar) are indexed as
+///   their single characters and overlapping pairs of characters, as search engines index them: "東京タワー" is
+///   found by "東京", "タワー", "京タ" or "京". A query's run of two or more such characters is its pairs, which
+///   must all occur in the message, though not necessarily side by side.
 ///
 /// The index keeps the terms this rule made: changing the rule needs a migration that rebuilds `messages_fts`.
 final class SearchTokenizer: FTS5CustomTokenizer {
@@ -77,9 +78,8 @@ private func forwardTerms(
 /// The rule's parts that work on one word.
 enum SearchText {
     /// The index terms of one word found by `unicode61` (already folded): the word without its optional marks, or,
-    /// for a script written without spaces, its pairs of characters (and, in a document, its last character alone,
-    /// so that a one-character query finds it; a query keeps only its pairs, so its last term stays a meaningful
-    /// prefix).
+    /// for a script written without spaces, its pairs of characters and, in a document, each character alone too
+    /// (so that a one-character query finds it; a query's run keeps only its pairs, the most telling terms).
     static func terms(of word: String, forQuery: Bool) -> [String] {
         var terms: [String] = []
         var plain = ""
@@ -94,7 +94,7 @@ enum SearchText {
                 terms.append(run[0])
             } else {
                 for index in 0..<(run.count - 1) { terms.append(run[index] + run[index + 1]) }
-                if !forQuery { terms.append(run[run.count - 1]) }
+                if !forQuery { terms += run }
             }
             run.removeAll()
         }

@@ -69,6 +69,15 @@ import Testing
         }
     }
 
+    @Test func aHelloSentWithTheUpgradeRequestIsWelcome() async throws {
+        try await withServer { api in
+            let alice = try await api.register("alice")
+            let hello = Self.frame(0x1, Array(#"{"type":"hello","token":"\#(alice.token)"}"#.utf8))
+            let socket = try RawSocket(port: api.port, early: hello)
+            #expect(try await socket.frames(through: "synced") == ["welcome", "synced"])
+        }
+    }
+
     @Test func aHelloInFragmentsSplitInsideACharacterIsWelcome() async throws {
         try await withServer { api in
             let alice = try await api.register("alice")

@@ -305,6 +305,7 @@ func sendHostile(_ cases: [HostileRequest], config: ChatConfig = testConfig()) a
         .init("GET the direct route", .get, "/v1/conversations/direct", 405, "method_not_allowed"),
         .init("PATCH the group route", .patch, "/v1/conversations/group", json: "{}", 405, "method_not_allowed"),
         .init("an unknown path", .get, "/v1/nothing/here", 404, "not_found"),
+        .init("a literal segment with no route of its own", .get, "/v1/users/by-handle", 404, "not_found"),
         .init("a path with dots", .get, "/v1/../../etc/passwd", 404, "not_found"),
     ]
 

@@ -122,13 +122,14 @@ final class RawSocket: TCPClient, @unchecked Sendable {
         var closeReason: String { String(decoding: payload.dropFirst(2), as: UTF8.self) }
     }
 
-    /// Connects and upgrades.
-    override init(port: Int, receiveBuffer: Int32? = nil, readTimeout: Int = 10) throws {
+    /// Connects and upgrades; `early` bytes (a first frame) go in the same write as the upgrade request, as an
+    /// eager client sends them.
+    init(port: Int, receiveBuffer: Int32? = nil, readTimeout: Int = 10, early: [UInt8] = []) throws {
         try super.init(port: port, receiveBuffer: receiveBuffer, readTimeout: readTimeout)
         try write(
             Array(
                 ("GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8))
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8) + early)
         let head = try readHead()
         guard head.hasPrefix("HTTP/1.1 101") else { throw Failure(description: "upgrade refused: \(head)") }
     }
