@@ -112,6 +112,8 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
             // between keeps them for the WebSocket; HTTPGuard leaves the pipeline before they are passed on.
             let upgradeHandler = try pipeline.handler(type: NIOTypedHTTPServerUpgradeHandler<UpgradeResult>.self)
             try pipeline.addHandler(guardian, position: .after(upgradeHandler))
+            // First: it sees every byte as it arrives (behind TLS, once the listener has it, it must sit after the TLS
+            // handler, where the bytes are the request's).
             try pipeline.addHandler(byteWatch, position: .first)
             return Value(upgradeResult: result, channel: channel)
         }
