@@ -93,6 +93,33 @@ import Testing
         }
     }
 
+    @Test func anIndexBuiltWithOtherTermsIsRebuiltAtStart() async throws {
+        do {
+            let store = try Store(directory: directory)
+            let alice = try await store.accounts.createUser(handle: "alice", displayName: "A", passwordHash: nil).id
+            let bob = try await store.accounts.createUser(handle: "bob", displayName: "B", passwordHash: nil).id
+            let (direct, _) = try await store.conversations.openDirect(user: alice, peer: bob)
+            _ = try await store.messages.sendMessage(sender: alice, conversation: direct.id, clientId: "x", text: "東京タワー")
+            try store.close()
+        }
+        // As if another build (other Unicode tables) had indexed the messages: other terms, another fingerprint.
+        var configuration = Configuration()
+        configuration.prepareDatabase { StoreDatabase.prepareConnection($0) }
+        let queue = try DatabaseQueue(path: directory.appendingPathComponent("chatd.sqlite").path, configuration: configuration)
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')")
+            try db.execute(sql: "UPDATE meta SET value = 42 WHERE key = 'search_terms'")
+        }
+        try await queue.close()
+        let reopened = try Store(directory: directory)
+        #expect(try await reopened.messages.search("タワー", user: 2, conversation: nil, limit: 10).count == 1)
+        let check = try DatabaseQueue(path: directory.appendingPathComponent("chatd.sqlite").path, configuration: configuration)
+        try await check.write { db in
+            try db.execute(sql: "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
+            #expect(try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'search_terms'") != 42)
+        }
+    }
+
     @Test func theMigrationReindexesMessagesWrittenUnderTheOldRule() async throws {
         // A v1 database with a message its tokenizer split inside words.
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

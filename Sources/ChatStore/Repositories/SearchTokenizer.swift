@@ -15,7 +15,9 @@ import GRDB
 ///   found by "東京", "タワー", "京タ" or "京". A query's run of two or more such characters is its pairs, which
 ///   must all occur in the message, though not necessarily side by side.
 ///
-/// The index keeps the terms this rule made: changing the rule needs a migration that rebuilds `messages_fts`.
+/// The index keeps the terms this rule made. They depend on the rule and on the Unicode tables of the Swift and
+/// SQLite it runs on, so the store compares a fingerprint of the terms of a probe text at every start and rebuilds
+/// the index when it changed (`keepIndexCurrent`): an upgrade never leaves FTS5 deleting terms it never indexed.
 final class SearchTokenizer: FTS5CustomTokenizer {
     static let name = "chatd"
 
@@ -42,6 +44,36 @@ final class SearchTokenizer: FTS5CustomTokenizer {
                 context: UnsafeMutableRawPointer(pointer), tokenization: tokenization, pText: pText, nText: nText,
                 tokenCallback: forwardTerms)
         }
+    }
+}
+
+extension SearchTokenizer {
+    /// A text that puts every part of the rule to work.
+    static let probe =
+        "Crème Ελληνικά שָׁלוֹם مَرْحَبًـا नमस्ते می\u{200C}خواهم 👍🏽 ❤️ 👨\u{200D}👩\u{200D}👧 東京タワー สวัสดีครับ ２０２６ Ⅻ"
+
+    /// A number that changes when the terms the tokenizer makes of `probe` change.
+    static func fingerprint(_ db: Database) throws -> Int64 {
+        let terms = try db.makeTokenizer(tokenizerDescriptor()).tokenize(document: probe).map(\.token)
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
+        for byte in terms.joined(separator: "\u{1}").utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return Int64(bitPattern: hash)
+    }
+
+    /// Rebuilds `messages_fts` when the tokenizer's fingerprint differs from the one the index was built with
+    /// (kept in `meta`); a database without one was just built or migrated by this build, and only records it.
+    /// Returns whether it rebuilt.
+    @discardableResult
+    static func keepIndexCurrent(_ db: Database) throws -> Bool {
+        let current = try fingerprint(db)
+        let stored = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'search_terms'")
+        guard stored != current else { return false }
+        if stored != nil {
+            try db.execute(sql: "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
+        }
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('search_terms', ?)", arguments: [current])
+        return stored != nil
     }
 }
 
