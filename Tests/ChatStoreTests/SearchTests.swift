@@ -110,7 +110,7 @@ import Testing
             try db.execute(sql: "INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')")
             try db.execute(sql: "UPDATE meta SET value = 42 WHERE key = 'search_terms'")
         }
-        try await queue.close()
+        try queue.close()
         let reopened = try Store(directory: directory)
         #expect(try await reopened.messages.search("タワー", user: 2, conversation: nil, limit: 10).count == 1)
         let check = try DatabaseQueue(path: directory.appendingPathComponent("chatd.sqlite").path, configuration: configuration)

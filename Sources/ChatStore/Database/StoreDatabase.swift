@@ -50,7 +50,7 @@ public final class StoreDatabase: Sendable {
                     + "Upgrade chatd, or restore a backup made by this version.")
         }
         try migrator.migrate(pool)
-        try pool.write { try SearchTokenizer.keepIndexCurrent($0) }
+        try pool.write { db in _ = try SearchTokenizer.keepIndexCurrent(db) }
         checkpointer = try Checkpointer(path: path, configuration: config)
         self.pool = pool
         writer = GroupCommitWriter(pool: pool)

@@ -142,14 +142,16 @@ final class SlowAttack: @unchecked Sendable {
 
     /// Sends one byte a second until the channel closes.
     private func dribble(_ bytes: [UInt8], on channel: any Channel) {
-        var next = 0
-        let task = channel.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64.random(in: 0..<1000)), delay: .seconds(1)) { task in
-            guard channel.isActive, next < bytes.count else {
+        let next = NIOLoopBoundBox(0, eventLoop: channel.eventLoop)
+        let task = channel.eventLoop.scheduleRepeatedTask(
+            initialDelay: .milliseconds(Int64.random(in: 0..<1000)), delay: .seconds(1)
+        ) { task in
+            guard channel.isActive, next.value < bytes.count else {
                 task.cancel()
                 return
             }
-            channel.writeAndFlush(ByteBuffer(bytes: [bytes[next]]), promise: nil)
-            next += 1
+            channel.writeAndFlush(ByteBuffer(bytes: [bytes[next.value]]), promise: nil)
+            next.value += 1
         }
         timers.append(task)
     }

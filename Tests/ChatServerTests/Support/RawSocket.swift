@@ -57,6 +57,7 @@ class TCPClient: @unchecked Sendable {
         return true
     }
 
+    @discardableResult
     func write(_ text: String) throws -> Bool {
         try write(Array(text.utf8))
     }
