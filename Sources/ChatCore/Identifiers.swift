@@ -14,6 +14,14 @@ public typealias Seq = Int64
 /// A position in the one global, strictly increasing event log.
 public typealias EventCursor = Int64
 
+extension StringProtocol {
+    /// One or more ASCII digits and nothing else (no sign, no space): how ids and cursors are written in paths and
+    /// page keys. Swift's integer parsing alone would take "+5".
+    public var isDecimalDigits: Bool {
+        !isEmpty && utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+}
+
 /// Milliseconds since the Unix epoch: the one time representation in the store and on the wire.
 public typealias Millis = Int64
 

@@ -71,8 +71,7 @@ public struct ConversationPageKey: Sendable, Equatable, LosslessStringConvertibl
     /// `"<last_activity_at>_<id>"`, two runs of decimal digits.
     public init?(_ description: String) {
         let parts = description.split(separator: "_", omittingEmptySubsequences: false)
-        guard parts.count == 2,
-            parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }),
+        guard parts.count == 2, parts.allSatisfy(\.isDecimalDigits),
             let at = Millis(parts[0]), let id = ConversationID(parts[1])
         else { return nil }
         self.init(lastActivityAt: at, id: id)

@@ -163,12 +163,8 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// input after the linger time.
     private func answerAndClose(_ error: ChatError) {
         guard let context, !isLingering else { return }
-        isLingering = true
-        timer?.cancel()
-        guard !responseOpen else {
-            context.close(promise: nil)
-            return
-        }
+        // A response under way cannot be followed by another: the socket just closes (and the timer with it).
+        guard !responseOpen else { return context.close(promise: nil) }
         let body = context.channel.allocator.buffer(string: ErrorResponse.json(error))
         let headers = HTTPHeaders([
             ("Content-Type", "application/json; charset=utf-8"), ("Content-Length", String(body.readableBytes)),

@@ -5,8 +5,7 @@ extension Parameters {
     /// A path parameter that must be a positive integer id, in digits only (no sign); anything else is a 404 (no
     /// such thing), not a 500.
     func id(_ name: String, _ what: String) throws -> Int64 {
-        guard let raw = get(name), raw.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let value = Int64(raw), value > 0
-        else {
+        guard let raw = get(name), raw.isDecimalDigits, let value = Int64(raw), value > 0 else {
             throw ChatError.notFound(what + " '\(get(name) ?? "")'")
         }
         return value

@@ -29,31 +29,32 @@ struct AccountService: Sendable {
         return try await store.createUser(handle: handle, displayName: name, passwordHash: hash)
     }
 
-    /// Any byte sequence that is not the password fails, in the same time whether or not the handle exists. A
-    /// password that could not have been stored (too long, or with a NUL after which bcrypt would stop reading) is
-    /// wrong without a comparison.
+    /// Any byte sequence that is not the password fails, in the same time whether or not the handle exists.
     func login(handle: String, password: String) async throws -> TokenResponse {
-        let refused = ChatError(.unauthorized, "wrong handle or password")
-        guard Validate.couldBeStoredPassword(password), let (user, hash) = try await store.credentials(handle: handle)
-        else {
-            try await passwords.verifyAgainstNothing(password)
-            throw refused
+        let credentials = try await store.credentials(handle: handle)
+        guard let user = credentials?.0, try await isPassword(password, of: credentials?.1) else {
+            throw ChatError(.unauthorized, "wrong handle or password")
         }
-        guard try await passwords.verify(password, hash: hash) else { throw refused }
         return try await signIn(try await store.profile(id: user))
+    }
+
+    /// Whether `presented` is the password whose bcrypt hash is `hash`, in the same time whether or not there is a
+    /// hash. One that could never have been stored is wrong without a comparison.
+    private func isPassword(_ presented: String, of hash: String?) async throws -> Bool {
+        guard Validate.couldBeStoredPassword(presented), let hash else {
+            try await passwords.verifyAgainstNothing(presented)
+            return false
+        }
+        return try await passwords.verify(presented, hash: hash)
     }
 
     /// A new password for a signed-in user who proves the current one; every other session of theirs ends (their
     /// sockets close), this one stays signed in.
     func changePassword(_ identity: Identity, current: String, new: String) async throws {
         let newPassword = try Validate.password(new)
-        let refused = ChatError(.unauthorized, "the current password is wrong")
-        guard Validate.couldBeStoredPassword(current), let hash = try await store.passwordHash(user: identity.userId)
-        else {
-            try await passwords.verifyAgainstNothing(current)
-            throw refused
+        guard try await isPassword(current, of: try await store.passwordHash(user: identity.userId)) else {
+            throw ChatError(.unauthorized, "the current password is wrong")
         }
-        guard try await passwords.verify(current, hash: hash) else { throw refused }
         let ended = try await store.changePassword(
             user: identity.userId, to: try await passwords.hash(newPassword), keeping: identity.sessionId)
         for session in ended {

@@ -39,7 +39,6 @@ extension SQLiteMessages {
     static func ftsQuery(_ raw: String, db: Database) throws -> String? {
         let tokenizer = try db.makeTokenizer(SearchTokenizer.tokenizerDescriptor())
         let words = try tokenizer.tokenize(query: raw)
-            .filter { !$0.flags.contains(.colocated) }
             .prefix(16)
             .map { "\"" + $0.token.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
         guard let last = words.last else { return nil }

@@ -5,7 +5,7 @@ import GRDB
 /// the FTS5 tokenizer "chatd", registered on every connection) and a query's terms are its tokens, so a message is
 /// found by each word it contains, in every script, and no query is ever read as FTS5 syntax.
 ///
-/// - SQLite's `unicode61` finds the words (`SearchText.words`): letters, digits, combining marks (the vowel signs of
+/// - SQLite's `unicode61` finds the words (with `SearchTokenizer.words`): letters, digits, combining marks (the vowel signs of
 ///   Devanagari, Tamil or Thai are part of their words), emoji, and the joiners inside words (ZWNJ, ZWJ, soft
 ///   hyphens); spaces, punctuation and other symbols separate them. It folds case and Latin diacritics.
 /// - What writers put in or leave out at will is removed from each word, so it is found either way: Hebrew points,
