@@ -35,6 +35,15 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The durable job queue's runner: workers per named queue, retries with backoff, dead letters, schedules.
+        .target(
+            name: "ChatJobs",
+            dependencies: [
+                "ChatCore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // C library calls that Swift's Glibc module leaves out (malloc_trim).
         .target(name: "CChatd"),
         // The WebSocket gateway: sessions as plain NIO handlers, the hub (fan-out, presence, typing).
@@ -54,8 +63,10 @@ let package = Package(
         .target(
             name: "ChatConfiguration",
             dependencies: [
+                "ChatCore",
                 "ChatStore",
                 "ChatRealtime",
+                "ChatJobs",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
@@ -66,6 +77,7 @@ let package = Package(
                 "ChatCore",
                 "ChatStore",
                 "ChatRealtime",
+                "ChatJobs",
                 "ChatConfiguration",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -101,6 +113,7 @@ let package = Package(
                 "ChatRealtime",
                 "ChatStore",
                 "ChatServer",
+                "ChatJobs",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -109,6 +122,15 @@ let package = Package(
         ),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"]),
         .testTarget(name: "ChatConfigurationTests", dependencies: ["ChatConfiguration"]),
+        // The queue's rules as values (dispatch, backoff, schedules) and the runner on a real SQLite store.
+        .testTarget(
+            name: "ChatJobsTests",
+            dependencies: [
+                "ChatJobs", "ChatCore", "ChatStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "ChatStoreTests",
             dependencies: ["ChatStore", "ChatCore", .product(name: "GRDB", package: "GRDB.swift")]

@@ -1,3 +1,4 @@
+import ChatJobs
 import ChatRealtime
 import ChatStore
 
@@ -96,6 +97,17 @@ public struct ChatConfig: Sendable, Equatable {
         public var retentionDays = 30
     }
 
+    /// The durable job queue: each named queue's policy, and the time zone its daily schedules keep.
+    public struct Jobs: Sendable, Equatable {
+        public init() {}
+
+        /// An IANA time zone name ("Europe/Berlin") for the schedules' wall-clock times.
+        public var timeZone = "UTC"
+        /// The daily cleanup pass, "HH:MM" in `timeZone`.
+        public var cleanupTime = "03:30"
+        public var queues = QueuePolicy.defaults
+    }
+
     public struct Log: Sendable, Equatable {
         public init() {}
 
@@ -112,6 +124,7 @@ public struct ChatConfig: Sendable, Equatable {
     /// The WebSocket gateway (`/v1/ws`): its limits and timings, as the gateway takes them.
     public var realtime = RealtimeLimits()
     public var events = Events()
+    public var jobs = Jobs()
     public var log = Log()
     /// True when no config file was given: loopback, plain HTTP, local data, OTP codes in the log.
     public var isDevelopmentDefault = true

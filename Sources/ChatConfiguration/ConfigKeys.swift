@@ -1,3 +1,5 @@
+import ChatCore
+import ChatJobs
 import ChatStore
 
 /// Every configuration key: its dotted TOML path (also its `CHATD_*` variable), its type and where it goes.
@@ -59,6 +61,24 @@ extension ConfigKey {
         ConfigKey(path: path, kind: .choice(choices)) { set(&$0, $1.string) }
     }
 
+    /// `jobs.<queue>.concurrency` and the rest of a queue's policy, for each of chatd's queues.
+    static let jobQueues: [ConfigKey] = Job.Queue.all.flatMap { queue -> [ConfigKey] in
+        func policy(_ name: String, _ range: ClosedRange<Int>, _ set: @escaping @Sendable (inout QueuePolicy, Int) -> Void)
+            -> ConfigKey
+        {
+            .int("jobs.\(queue).\(name)", range) { config, value in
+                set(&config.jobs.queues[queue, default: QueuePolicy.defaults[queue]!], value)
+            }
+        }
+        return [
+            policy("concurrency", 1...256) { $0.concurrency = $1 },
+            policy("attempts", 1...100) { $0.maxAttempts = $1 },
+            policy("backoff_seconds", 1...86_400) { $0.backoffSeconds = $1 },
+            policy("max_backoff_seconds", 1...604_800) { $0.maxBackoffSeconds = $1 },
+            policy("lease_seconds", 5...86_400) { $0.leaseSeconds = $1 },
+        ]
+    }
+
     static let all: [ConfigKey] = [
         .string("server.host") { $0.server.host = $1 },
         .int("server.port", 0...65535) { $0.server.port = $1 },
@@ -103,8 +123,10 @@ extension ConfigKey {
         .int("realtime.max_connections_per_ip", 1...1_000_000) { $0.realtime.maxConnectionsPerIP = $1 },
         .int("realtime.max_outbound_bytes", 16_384...(64 << 20)) { $0.realtime.maxOutboundBytes = $1 },
         .int("events.retention_days", 1...3650) { $0.events.retentionDays = $1 },
+        .string("jobs.time_zone") { $0.jobs.timeZone = $1 },
+        .string("jobs.cleanup_time") { $0.jobs.cleanupTime = $1 },
         .choice("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"]) {
             $0.log.level = $1
         },
-    ]
+    ] + jobQueues
 }

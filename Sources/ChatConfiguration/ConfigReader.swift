@@ -1,3 +1,5 @@
+import ChatCore
+import ChatJobs
 import Foundation
 import TOMLKit
 
@@ -119,6 +121,17 @@ public enum ConfigReader {
             problems.append(
                 "\(source): key 'limits.max_body_bytes' must be at least twice 'limits.max_message_bytes' "
                     + "(JSON escaping can double a text)")
+        }
+        if TimeZone(identifier: config.jobs.timeZone) == nil {
+            problems.append("\(source): key 'jobs.time_zone' must be an IANA time zone name such as \"Europe/Berlin\"")
+        }
+        if DailySchedule(name: "cleanup", time: config.jobs.cleanupTime, timeZone: .gmt, job: .dailyCleanup) == nil {
+            problems.append("\(source): key 'jobs.cleanup_time' must be a time of day as \"HH:MM\" (24-hour clock)")
+        }
+        for (queue, policy) in config.jobs.queues.sorted(by: { $0.key < $1.key })
+        where policy.maxBackoffSeconds < policy.backoffSeconds {
+            problems.append(
+                "\(source): key 'jobs.\(queue).max_backoff_seconds' must be at least 'jobs.\(queue).backoff_seconds'")
         }
         if config.storage.dataDirectory.isEmpty {
             problems.append("\(source): key 'storage.data_dir' must not be empty")

@@ -30,6 +30,11 @@ public final class RealtimeGateway: Sendable {
     /// Where the account service reports ended sessions: their sockets close with 4401.
     public var revocations: any SessionRevocationPublisher { LocalFanout(hub: hub) }
 
+    /// Of `users`, those connected to this process now (the others hear of a message by notification).
+    public func connectedUsers(among users: [UserID]) -> Set<UserID> {
+        hub.connected(among: users)
+    }
+
     // MARK: Admission
 
     public enum Admission: Sendable {

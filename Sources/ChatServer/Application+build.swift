@@ -1,5 +1,6 @@
 import ChatConfiguration
 import ChatCore
+import ChatJobs
 import ChatRealtime
 import Crypto
 import Foundation
@@ -20,7 +21,10 @@ public func buildApplication(
         backend: RealtimeServices(services: services), limits: config.realtime, logger: logger)
     services.store.setEventPublisher(gateway.publisher)
     services.accounts.revocations.connect(gateway.revocations)
-    // Services stop in reverse order: the HTTP server (added last by Application), then the gateway, then the store.
+    let jobs = makeJobRunner(services, gateway: gateway)
+    services.store.setJobPublisher(jobs)
+    // Services stop in reverse order: the HTTP server (added last by Application), then the gateway, the job
+    // runner (after the last request that could enqueue), then the store.
     return Application(
         router: router,
         server: HTTPServerBuilder { responder in ChatServerChannel(responder: responder, gateway: gateway, http: config.http) },
@@ -29,13 +33,28 @@ public func buildApplication(
             // After a restart thousands of clients reconnect at once; a short accept queue would drop their SYNs
             // and cost each a second (the kernel caps it at net.core.somaxconn).
             backlog: 4096),
-        services: [StoreService(store: services.store), maintenance, RealtimeHousekeeping(gateway: gateway)],
+        services: [StoreService(store: services.store), jobs, maintenance, RealtimeHousekeeping(gateway: gateway)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.server.port
             logger.notice("chatd listening", metadata: ["address": "http://\(config.server.host):\(port)"])
             await onServerRunning(port)
         },
         logger: logger)
+}
+
+/// The job runner with a handler for every kind of job and the daily schedules, from the `[jobs]` configuration.
+func makeJobRunner(_ services: ChatServices, gateway: RealtimeGateway) -> JobRunner {
+    let config = services.config.jobs
+    let zone = TimeZone(identifier: config.timeZone) ?? .gmt
+    let handlers: [String: any JobHandler] = [
+        Job.Kind.notifyMessage: NotifyHandler(
+            notifications: services.notifications, connected: { gateway.connectedUsers(among: $0) }),
+    ]
+    let schedules = [DailySchedule(name: "cleanup", time: config.cleanupTime, timeZone: zone, job: .dailyCleanup)]
+        .compactMap { $0 }
+    return JobRunner(
+        repository: services.jobs, policies: config.queues, handlers: handlers, schedules: schedules,
+        logger: services.logger)
 }
 
 func makeRouter(_ services: ChatServices) -> Router<ChatRequestContext> {

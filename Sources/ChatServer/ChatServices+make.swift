@@ -30,6 +30,6 @@ extension ChatServices {
                 store: store.messages, maxMessageBytes: config.limits.maxMessageBytes,
                 sendLimiter: RateLimiter(capacity: config.limits.messagesPerMinute, per: 60)),
             sync: SyncService(log: store.events, messages: store.messages),
-            store: store, log: store.events, logger: logger)
+            store: store, log: store.events, jobs: store.jobs, notifications: store.notifications, logger: logger)
     }
 }

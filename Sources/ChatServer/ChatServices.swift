@@ -16,6 +16,9 @@ struct ChatServices: Sendable {
     let store: any StoreMaintenance
     /// The event log, for pruning.
     let log: any EventLogRepository
+    /// The durable job queue, and the notifications its notify jobs record.
+    let jobs: any JobRepository
+    let notifications: any NotificationRepository
     let logger: Logger
 
     /// The largest JSON body a route reads.

@@ -14,6 +14,8 @@ public final class Store: StoreMaintenance {
     public let conversations: SQLiteConversations
     public let messages: SQLiteMessages
     public let events: SQLiteEventLog
+    public let jobs: SQLiteJobs
+    public let notifications: SQLiteNotifications
 
     /// Opens (creating if needed) `directory/chatd.sqlite` and migrates it.
     /// Refuses a database written by a newer chatd.
@@ -25,6 +27,8 @@ public final class Store: StoreMaintenance {
         conversations = SQLiteConversations(database: database, maxGroupMembers: limits.maxGroupMembers)
         messages = SQLiteMessages(database: database)
         events = SQLiteEventLog(database: database)
+        jobs = SQLiteJobs(database: database)
+        notifications = SQLiteNotifications(database: database)
     }
 
     /// Where committed events go (the realtime hub). Set once at start-up.

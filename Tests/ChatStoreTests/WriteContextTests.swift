@@ -34,7 +34,9 @@ import Testing
                 group.addTask {
                     do {
                         try await store.database.write { context in
-                            context.enqueue(Job(queue: "notify", key: "\(direct.id)", payload: "{\"n\":\(index)}"))
+                            try context.enqueue(
+                                Job(kind: "test", queue: "notify", key: "\(direct.id)", payload: "{\"n\":\(index)}"),
+                                at: 1)
                             try context.append(
                                 .conversationSettings, conversationId: direct.id, audience: alice,
                                 storedData: "{\"muted\":false}", at: 1)
@@ -62,5 +64,9 @@ import Testing
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE type = 13") ?? 0
         }
         #expect(stored == 36, "the refused writes' event rows were rolled back")
+        let rows = try await store.database.read { db in
+            try String.fetchAll(db, sql: "SELECT payload FROM jobs WHERE kind = 'test'")
+        }
+        #expect(rows.sorted() == expected.sorted(), "the refused writes' job rows were rolled back")
     }
 }

@@ -87,6 +87,11 @@ final class Hub<Connection: HubConnection>: Sendable {
         state.withLock { $0.unwatch(connection, users: users) }
     }
 
+    /// Of `users`, those with at least one authenticated connection now.
+    func connected(among users: [UserID]) -> Set<UserID> {
+        state.withLock { state in Set(users.filter { state.users[$0] != nil }) }
+    }
+
     func takeLastSeen() -> [UserID: Millis] {
         state.withLock { $0.takeLastSeen() }
     }

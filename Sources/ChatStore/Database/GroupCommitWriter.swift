@@ -153,7 +153,6 @@ final class GroupCommitWriter: Sendable {
             committedWrites.add(remaining.count, ordering: .relaxed)
             let publishers = publishers.withLock { $0 }
             if !events.isEmpty { publishers.events?.publish(events) }
-            assert(jobs.isEmpty || publishers.jobs != nil, "a write enqueued jobs, but no JobPublisher is set")
             if !jobs.isEmpty { publishers.jobs?.publish(jobs) }
             for outcome in outcomes { outcome.deliver() }
             return

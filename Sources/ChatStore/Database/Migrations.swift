@@ -23,8 +23,60 @@ enum Migrations {
         migrator.registerMigration("v2: search finds words in every script") { db in
             try reindexSearch(db)
         }
+        migrator.registerMigration("v3: the job queue") { db in
+            try db.execute(sql: v3)
+        }
         return migrator
     }
+
+    private static let v3 = """
+        -- The durable job queue (ChatJobs). A job is enqueued in the transaction of the change that causes it and
+        -- removed when an attempt completes; a dead one stays, with its last error, until retried or purged.
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            -- Jobs with the same key run one at a time, in id order.
+            key TEXT,
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'ready' CHECK (state IN ('ready', 'running', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+            -- ready: not before this time; running: when the lease ends (and the job is due again).
+            available_at INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            last_error TEXT
+        );
+        CREATE INDEX jobs_due ON jobs(queue, available_at) WHERE state <> 'dead';
+        CREATE INDEX jobs_by_key ON jobs(key, id) WHERE key IS NOT NULL;
+
+        -- Queues an operator paused (`chatctl jobs pause`); they stay paused across restarts.
+        CREATE TABLE job_queues (
+            queue TEXT PRIMARY KEY NOT NULL,
+            paused INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+
+        -- What the notify jobs would send to members who were not connected: one row per recipient and message.
+        -- Push delivery (FCM, APNs) reads from here; until it exists, this is the record of what it would send.
+        CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            UNIQUE (message_id, user_id)
+        );
+        CREATE INDEX notifications_by_user ON notifications(user_id, id);
+
+        -- When each schedule (daily cleanup, backups) runs next; `spec` is the schedule it was computed from.
+        CREATE TABLE job_schedules (
+            name TEXT PRIMARY KEY NOT NULL,
+            spec TEXT NOT NULL,
+            next_at INTEGER NOT NULL,
+            last_fired_at INTEGER
+        ) WITHOUT ROWID;
+        """
 
     private static let v1 = """
         CREATE TABLE meta (

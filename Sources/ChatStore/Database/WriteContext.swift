@@ -33,8 +33,15 @@ public final class WriteContext {
         return event
     }
 
-    /// Enqueues a job with this write: handed to the `JobPublisher` after the commit, dropped if the write fails.
-    public func enqueue(_ job: Job) {
+    /// Enqueues a job with this write: its row commits with the write's changes or not at all, and the
+    /// `JobPublisher` hears of it after the commit.
+    func enqueue(_ job: Job, at now: Millis) throws {
+        try SQLiteJobs.insert(db, job, now: now)
+        jobs.append(job)
+    }
+
+    /// Tells the `JobPublisher`, after the commit, of a job this write made ready again.
+    func announce(_ job: Job) {
         jobs.append(job)
     }
 }

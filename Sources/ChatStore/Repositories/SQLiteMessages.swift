@@ -65,6 +65,7 @@ extension SQLiteMessages {
                 wireData: MessageData.json(message), at: now)
             try db.cachedStatement(sql: "UPDATE messages SET cursor = ? WHERE id = ?")
                 .execute(arguments: [event.cursor, id])
+            try context.enqueue(.notify(message), at: now)
             // Sending reads everything before it: the sender's own message never counts as unread.
             try db.cachedStatement(
                 sql: """

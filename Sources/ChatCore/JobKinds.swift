@@ -1,0 +1,85 @@
+/// Every kind of job chatd enqueues, with the queue it runs on and the shape of its payload: one place to read what
+/// runs in the background.
+extension Job {
+    public enum Kind {
+        /// Tell the members of a conversation who are not connected about a new message (push, later).
+        public static let notifyMessage = "notify.message"
+        /// Make the display image, thumbnail and metadata of an upload.
+        public static let mediaProcess = "media.process"
+        /// The daily lifecycle pass over media and tombstones.
+        public static let cleanupDaily = "cleanup.daily"
+    }
+
+    public enum Queue {
+        public static let media = "media"
+        public static let notify = "notify"
+        public static let cleanup = "cleanup"
+        /// The queues chatd runs, each with its own concurrency, attempts and backoff (`[jobs.<queue>]`).
+        public static let all = [media, notify, cleanup]
+    }
+
+    /// The daily cleanup pass; keyed, so two passes never overlap.
+    public static let dailyCleanup = Job(
+        kind: Kind.cleanupDaily, queue: Queue.cleanup, key: Kind.cleanupDaily, payload: "{}")
+
+    /// The notification job of a new message. Its payload is written by hand: it is on the path of every send.
+    public static func notify(_ message: Message) -> Job {
+        Job(
+            kind: Kind.notifyMessage, queue: Queue.notify,
+            payload: "{\"conversation_id\":\(message.conversationId),\"message_id\":\(message.id),"
+                + "\"sender_id\":\(message.senderId),\"seq\":\(message.seq)}")
+    }
+}
+
+/// The payload of `notify.message`.
+public struct NotifyMessagePayload: Codable, Sendable, Equatable {
+    public var conversationId: ConversationID
+    public var messageId: MessageID
+    public var senderId: UserID
+    public var seq: Seq
+}
+
+/// A notification for one member who was not connected when a message arrived.
+public struct Notification: Sendable, Equatable, Codable {
+    public var userId: UserID
+    public var conversationId: ConversationID
+    public var messageId: MessageID
+    /// The conversation's title, or the sender's name in a direct conversation.
+    public var title: String
+    /// The start of the text ("sent an attachment" for a message without one).
+    public var body: String
+
+    public init(userId: UserID, conversationId: ConversationID, messageId: MessageID, title: String, body: String) {
+        self.userId = userId
+        self.conversationId = conversationId
+        self.messageId = messageId
+        self.title = title
+        self.body = body
+    }
+}
+
+/// Who should hear of a message, and what they would read.
+public struct NotificationDraft: Sendable, Equatable {
+    /// Members other than the sender who have not muted the conversation.
+    public var recipients: [UserID]
+    public var title: String
+    public var body: String
+
+    public init(recipients: [UserID], title: String, body: String) {
+        self.recipients = recipients
+        self.title = title
+        self.body = body
+    }
+}
+
+/// Notifications in the store: the notify job's input and its record.
+public protocol NotificationRepository: Sendable {
+    /// The draft of a message's notification; nil when the message was deleted before the job ran.
+    func draft(message: MessageID) async throws -> NotificationDraft?
+    /// Records the notifications and finishes the job that made them, in one transaction; a second run for the same
+    /// message records nothing new. Returns how many were new.
+    @discardableResult
+    func record(_ notifications: [Notification], completing lease: JobLease) async throws -> Int
+    /// A user's latest notifications, newest first.
+    func notifications(for user: UserID, limit: Int) async throws -> [Notification]
+}

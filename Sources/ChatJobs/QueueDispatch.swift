@@ -1,0 +1,76 @@
+import ChatCore
+
+/// The decisions of one queue's worker, as a value: when to lease and how many. The runner feeds it what happened
+/// (jobs were enqueued, a job finished, a lease came back, a second passed) and performs the lease it asks for, so
+/// the rules are tested by driving it with explicit times.
+///
+/// Rules: never more jobs in flight than the queue's concurrency and at most one lease at a time; lease when jobs
+/// were enqueued or finished (a finished job may free the next of its key), or when the earliest job the store knows
+/// of falls due; nothing while paused or stopping. A lease that came back short means the rest is blocked or not yet
+/// due: the next try waits for news or the next tick.
+struct QueueDispatch: Equatable {
+    enum Event: Equatable {
+        /// Jobs of this queue were enqueued (or made ready again).
+        case enqueued
+        case finished
+        case leased(count: Int, limit: Int, nextDueAt: Millis?)
+        case leaseFailed
+        case tick
+        case paused(Bool)
+        case stop
+    }
+
+    enum Action: Equatable {
+        case none
+        case lease(limit: Int)
+    }
+
+    let concurrency: Int
+    private(set) var inFlight = 0
+    private(set) var leasing = false
+    private(set) var paused = false
+    private(set) var stopping = false
+    /// Something happened that may have made a job leasable now.
+    private var news = true
+    /// The earliest time the store said a job falls due (nil: the queue was empty).
+    private var nextDueAt: Millis?
+
+    init(concurrency: Int, paused: Bool = false) {
+        self.concurrency = concurrency
+        self.paused = paused
+    }
+
+    /// Stopped, with nothing in flight: the worker may end.
+    var isFinished: Bool { stopping && inFlight == 0 && !leasing }
+
+    mutating func handle(_ event: Event, now: Millis) -> Action {
+        switch event {
+        case .enqueued, .finished:
+            if event == .finished { inFlight -= 1 }
+            news = true
+        case .leased(let count, let limit, let due):
+            leasing = false
+            inFlight += count
+            nextDueAt = due
+            // A full batch: more may be waiting. A short one: what is left is blocked behind its key or not due.
+            news = count == limit
+        case .leaseFailed:
+            leasing = false
+        case .tick:
+            if let due = nextDueAt, due <= now { news = true }
+        case .paused(let value):
+            paused = value
+            news = !value
+        case .stop:
+            stopping = true
+        }
+        return next()
+    }
+
+    private mutating func next() -> Action {
+        guard news, !paused, !stopping, !leasing, inFlight < concurrency else { return .none }
+        news = false
+        leasing = true
+        return .lease(limit: concurrency - inFlight)
+    }
+}
