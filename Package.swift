@@ -44,6 +44,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // libvips (Debian's libvips-dev), and chatd's C shim over its variadic API (ownership rules in its header).
+        .systemLibrary(
+            name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
+        .target(name: "CVipsShim", dependencies: ["CVips"]),
+        // Uploads with signed URLs, the libvips image pipeline, video posters through ffmpeg, the media lifecycle.
+        .target(
+            name: "ChatMedia",
+            dependencies: [
+                "ChatCore",
+                "ChatJobs",
+                "CVipsShim",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // C library calls that Swift's Glibc module leaves out (malloc_trim).
         .target(name: "CChatd"),
         // The WebSocket gateway: sessions as plain NIO handlers, the hub (fan-out, presence, typing).
@@ -67,6 +84,7 @@ let package = Package(
                 "ChatStore",
                 "ChatRealtime",
                 "ChatJobs",
+                "ChatMedia",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
@@ -78,6 +96,7 @@ let package = Package(
                 "ChatStore",
                 "ChatRealtime",
                 "ChatJobs",
+                "ChatMedia",
                 "ChatConfiguration",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

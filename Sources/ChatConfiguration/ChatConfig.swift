@@ -1,4 +1,5 @@
 import ChatJobs
+import ChatMedia
 import ChatRealtime
 import ChatStore
 
@@ -125,6 +126,8 @@ public struct ChatConfig: Sendable, Equatable {
     public var realtime = RealtimeLimits()
     public var events = Events()
     public var jobs = Jobs()
+    /// Uploads, processing and the media lifecycle (`[media]`), as ChatMedia takes them.
+    public var media = MediaLimits()
     public var log = Log()
     /// True when no config file was given: loopback, plain HTTP, local data, OTP codes in the log.
     public var isDevelopmentDefault = true

@@ -1,5 +1,6 @@
 import ChatCore
 import ChatJobs
+import ChatMedia
 import ChatStore
 
 /// Every configuration key: its dotted TOML path (also its `CHATD_*` variable), its type and where it goes.
@@ -123,6 +124,19 @@ extension ConfigKey {
         .int("realtime.max_connections_per_ip", 1...1_000_000) { $0.realtime.maxConnectionsPerIP = $1 },
         .int("realtime.max_outbound_bytes", 16_384...(64 << 20)) { $0.realtime.maxOutboundBytes = $1 },
         .int("events.retention_days", 1...3650) { $0.events.retentionDays = $1 },
+        .int("media.max_image_bytes", 1024...(1 << 31)) { $0.media.maxImageBytes = Int64($1) },
+        .int("media.max_video_bytes", 1024...(1 << 34)) { $0.media.maxVideoBytes = Int64($1) },
+        .int("media.max_file_bytes", 1024...(1 << 34)) { $0.media.maxFileBytes = Int64($1) },
+        .int("media.user_quota_bytes", 1024...(1 << 40)) { $0.media.userQuotaBytes = Int64($1) },
+        .int("media.max_pixels", 1...1_000_000_000) { $0.media.maxPixels = $1 },
+        .int("media.display_size", 64...8192) { $0.media.displaySize = $1 },
+        .int("media.thumbnail_size", 16...2048) { $0.media.thumbnailSize = $1 },
+        .int("media.max_attachments", 1...100) { $0.media.maxAttachments = $1 },
+        .int("media.upload_url_seconds", 60...86_400) { $0.media.uploadURLSeconds = $1 },
+        .int("media.download_url_seconds", 60...(7 * 86_400)) { $0.media.downloadURLSeconds = $1 },
+        .int("media.abandoned_upload_hours", 1...(24 * 365)) { $0.media.abandonedUploadHours = $1 },
+        .int("media.deleted_media_days", 1...3650) { $0.media.deletedMediaDays = $1 },
+        .int("media.video_tool_seconds", 1...3600) { $0.media.videoToolSeconds = $1 },
         .string("jobs.time_zone") { $0.jobs.timeZone = $1 },
         .string("jobs.cleanup_time") { $0.jobs.cleanupTime = $1 },
         .choice("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"]) {

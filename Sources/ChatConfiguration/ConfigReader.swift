@@ -122,6 +122,9 @@ public enum ConfigReader {
                 "\(source): key 'limits.max_body_bytes' must be at least twice 'limits.max_message_bytes' "
                     + "(JSON escaping can double a text)")
         }
+        if config.media.thumbnailSize > config.media.displaySize {
+            problems.append("\(source): key 'media.thumbnail_size' must not be larger than 'media.display_size'")
+        }
         if TimeZone(identifier: config.jobs.timeZone) == nil {
             problems.append("\(source): key 'jobs.time_zone' must be an IANA time zone name such as \"Europe/Berlin\"")
         }

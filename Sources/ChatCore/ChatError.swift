@@ -35,6 +35,8 @@ public struct ChatError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let requestTimeout = Code("request_timeout", status: 408)
         public static let resetRequired = Code("reset_required", status: 410)
         public static let payloadTooLarge = Code("payload_too_large", status: 413)
+        public static let quotaExceeded = Code("quota_exceeded", status: 413)
+        public static let rangeNotSatisfiable = Code("range_not_satisfiable", status: 416)
         public static let unsupportedMediaType = Code("unsupported_media_type", status: 415)
         public static let upgradeRequired = Code("upgrade_required", status: 426)
         public static let rateLimited = Code("rate_limited", status: 429)
@@ -45,7 +47,7 @@ public struct ChatError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let all: [Code] = [
             .invalidRequest, .invalidCode, .unauthorized, .tokenExpired, .forbidden, .blocked, .notFound,
             .methodNotAllowed, .requestTimeout, .conflict, .handleTaken, .groupFull, .resetRequired, .payloadTooLarge,
-            .unsupportedMediaType, .upgradeRequired, .rateLimited, .headersTooLarge, .internalError, .unavailable,
+            .quotaExceeded, .unsupportedMediaType, .rangeNotSatisfiable, .upgradeRequired, .rateLimited, .headersTooLarge, .internalError, .unavailable,
         ]
     }
 

@@ -14,6 +14,10 @@ public enum EventType: String, Codable, Sendable, CaseIterable {
     case receiptDelivered = "receipt.delivered"
     /// A change to one member's own settings (mute), seen by that user's devices only.
     case conversationSettings = "conversation.settings"
+    /// An upload's display image, thumbnail and metadata are made (seen where it was shared, or by its owner).
+    case mediaProcessed = "media.processed"
+    /// An upload could not be processed (after its last attempt); it stays downloadable as a file.
+    case mediaFailed = "media.failed"
 }
 
 /// One entry of the event log, ready for the wire.

@@ -3,7 +3,9 @@
 /// (sorted snake_case keys, absent nils), which a test checks.
 extension Message {
     public var json: String {
-        var out = "{\"client_id\":"
+        var out = "{"
+        if let attachments { out += "\"attachments\":" + ChatJSON.string(attachments) + "," }
+        out += "\"client_id\":"
         out.reserveCapacity(160 + (text?.utf8.count ?? 0))
         appendJSONString(clientId, to: &out)
         out += ",\"conversation_id\":\(conversationId),\"created_at\":\(createdAt)"

@@ -83,10 +83,13 @@ public struct Message: Codable, Sendable, Equatable {
     public var editedAt: Millis?
     public var deletedAt: Millis?
     public var reactions: [ReactionSummary]
+    /// The media the message carries, in the sender's order (absent when none).
+    public var attachments: [Media]?
 
     public init(
         id: MessageID, conversationId: ConversationID, seq: Seq, senderId: UserID, clientId: String, text: String?,
-        replyToSeq: Seq?, createdAt: Millis, editedAt: Millis?, deletedAt: Millis?, reactions: [ReactionSummary] = []
+        replyToSeq: Seq?, createdAt: Millis, editedAt: Millis?, deletedAt: Millis?, reactions: [ReactionSummary] = [],
+        attachments: [Media]? = nil
     ) {
         self.id = id
         self.conversationId = conversationId
@@ -99,6 +102,7 @@ public struct Message: Codable, Sendable, Equatable {
         self.editedAt = editedAt
         self.deletedAt = deletedAt
         self.reactions = reactions
+        self.attachments = attachments
     }
 }
 

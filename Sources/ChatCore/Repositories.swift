@@ -73,7 +73,7 @@ public protocol MessageRepository: Sendable {
     /// refused. The same `(sender, client_id)` always answers the original.
     func sendMessage(
         sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq?,
-        completion: @escaping @Sendable (Result<SendResult, any Error>) -> Void)
+        attachments: [Int64], completion: @escaping @Sendable (Result<SendResult, any Error>) -> Void)
     /// With `after`: the messages following that seq; with `before`: those preceding it; with neither: the latest.
     func history(conversation: ConversationID, for user: UserID, before: Seq?, after: Seq?, limit: Int) async throws
         -> HistoryPage
@@ -90,10 +90,14 @@ public protocol MessageRepository: Sendable {
 extension MessageRepository {
     /// The same send, awaited.
     public func sendMessage(
-        sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq? = nil
+        sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq? = nil,
+        attachments: [Int64] = []
     ) async throws -> SendResult {
         try await withCheckedThrowingContinuation { continuation in
-            sendMessage(sender: sender, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo) {
+            sendMessage(
+                sender: sender, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo,
+                attachments: attachments
+            ) {
                 continuation.resume(with: $0)
             }
         }

@@ -64,6 +64,40 @@ public enum Validate {
         return raw
     }
 
+    /// The name a client gives an upload: 1–255 bytes of UTF-8 without NUL (the server cleans it further, and never
+    /// makes a path of it).
+    public static func uploadFilename(_ raw: String) throws -> String {
+        guard !raw.isEmpty, raw.utf8.count <= 255 else { throw ChatError.invalid("filename must be 1 to 255 bytes") }
+        guard !raw.utf8.contains(0) else { throw ChatError.invalid("filename must not contain U+0000") }
+        return raw
+    }
+
+    /// A declared content type, `type/subtype` in MIME token characters (parameters are dropped). It only chooses
+    /// the size limit: the bytes are sniffed.
+    public static func declaredContentType(_ raw: String) throws -> String {
+        let essence = raw.split(separator: ";", maxSplits: 1).first.map(String.init) ?? ""
+        let type = essence.trimmingCharacters(in: .whitespaces).lowercased()
+        let parts = type.split(separator: "/", omittingEmptySubsequences: false)
+        let token = { (part: Substring) in
+            !part.isEmpty && part.utf8.allSatisfy { byte in
+                (0x21...0x7E).contains(byte) && !"()<>@,;:\\\"/[]?={}".utf8.contains(byte)
+            }
+        }
+        guard type.utf8.count <= 127, parts.count == 2, parts.allSatisfy(token) else {
+            throw ChatError.invalid("content_type must be a media type such as \"image/jpeg\"")
+        }
+        return type
+    }
+
+    /// A message's attachments: at most `max` media ids, each positive and named once.
+    public static func attachments(_ ids: [Int64], max: Int) throws {
+        guard ids.count <= max else {
+            throw ChatError.invalid("a message carries at most \(max) attachments; this one has \(ids.count)")
+        }
+        guard ids.allSatisfy({ $0 > 0 }) else { throw ChatError.invalid("attachments must be media ids") }
+        guard Set(ids).count == ids.count else { throw ChatError.invalid("an attachment is named twice") }
+    }
+
     /// The client's idempotency key for a send: 1–64 printable ASCII characters.
     public static func clientID(_ raw: String) throws -> String {
         guard (1...64).contains(raw.utf8.count),

@@ -2,7 +2,7 @@ import ChatCore
 
 /// A change a client asks for over its socket: the same operations, with the same rules, as the REST routes.
 public enum ClientCommand: Sendable, Equatable {
-    case send(conversation: ConversationID, clientId: String, text: String, replyTo: Seq?)
+    case send(conversation: ConversationID, clientId: String, text: String, replyTo: Seq?, attachments: [Int64])
     case edit(conversation: ConversationID, seq: Seq, text: String)
     case delete(conversation: ConversationID, seq: Seq)
     case react(conversation: ConversationID, seq: Seq, emoji: String, remove: Bool)

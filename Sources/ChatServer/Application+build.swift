@@ -1,6 +1,7 @@
 import ChatConfiguration
 import ChatCore
 import ChatJobs
+import ChatMedia
 import ChatRealtime
 import Crypto
 import Foundation
@@ -49,6 +50,13 @@ func makeJobRunner(_ services: ChatServices, gateway: RealtimeGateway) -> JobRun
     let handlers: [String: any JobHandler] = [
         Job.Kind.notifyMessage: NotifyHandler(
             notifications: services.notifications, connected: { gateway.connectedUsers(among: $0) }),
+        Job.Kind.mediaProcess: MediaProcessing(
+            library: services.media, store: services.mediaStore,
+            images: ImageProcessor(
+                maxPixels: services.config.media.maxPixels, displaySize: services.config.media.displaySize,
+                thumbnailSize: services.config.media.thumbnailSize),
+            video: services.video, logger: services.logger),
+        Job.Kind.cleanupDaily: MediaCleanup(library: services.media, store: services.mediaStore, logger: services.logger),
     ]
     let schedules = [DailySchedule(name: "cleanup", time: config.cleanupTime, timeZone: zone, job: .dailyCleanup)]
         .compactMap { $0 }
@@ -70,6 +78,9 @@ func makeRouter(_ services: ChatServices) -> Router<ChatRequestContext> {
     ConversationRoutes(services: services).register(on: api)
     MessageRoutes(services: services).register(on: api)
     SyncRoutes(services: services).register(on: api)
+    let media = MediaRoutes(services: services)
+    media.register(on: api)
+    media.registerSigned(on: router)
     // Without an upgrade, /v1/ws explains itself (with one it never reaches the router: see ChatServerChannel).
     router.get("v1/ws") { _, _ -> Response in
         throw ChatError(.upgradeRequired, "GET /v1/ws upgrades to a WebSocket; see share/protocol.md")

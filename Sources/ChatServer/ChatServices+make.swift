@@ -1,4 +1,5 @@
 import ChatConfiguration
+import ChatMedia
 import ChatStore
 import Crypto
 import Foundation
@@ -19,6 +20,22 @@ extension ChatServices {
         let codes = OneTimeCodes(
             store: store.accounts, config: config.otp, key: otpKey, logToConsole: config.isDevelopmentDefault, logger: logger,
             perDestination: RateLimiter(capacity: config.otp.requestsPerHour, per: 3600))
+        let disk = MediaDisk(root: dataDirectory.appendingPathComponent("media", isDirectory: true))
+        try disk.prepare()
+        let video = VideoProbe.find(timeLimit: .seconds(config.media.videoToolSeconds))
+        if let video {
+            logger.info("videos get metadata and a poster", metadata: ["ffprobe": "\(video.ffprobe)", "ffmpeg": "\(video.ffmpeg)"])
+        } else {
+            logger.notice(
+                "ffprobe/ffmpeg not found: videos are stored as plain attachments, without metadata or poster (apt install ffmpeg)")
+        }
+        let library = MediaLibrary(
+            disk: disk, limits: config.media, store: store.media, signer: URLSigner(secret: secret),
+            processesVideo: video != nil)
+        var messages = MessageService(
+            store: store.messages, maxMessageBytes: config.limits.maxMessageBytes,
+            sendLimiter: RateLimiter(capacity: config.limits.messagesPerMinute, per: 60))
+        messages.maxAttachments = config.media.maxAttachments
         return ChatServices(
             config: config,
             authenticator: Authenticator(tokens: tokens, external: external, store: store.accounts),
@@ -26,10 +43,9 @@ extension ChatServices {
                 store: store.accounts, tokens: tokens, passwords: try await PasswordHasher(cost: config.auth.bcryptCost),
                 codes: codes, revocations: SessionRevocations(), logger: logger),
             conversations: ConversationService(store: store.conversations),
-            messages: MessageService(
-                store: store.messages, maxMessageBytes: config.limits.maxMessageBytes,
-                sendLimiter: RateLimiter(capacity: config.limits.messagesPerMinute, per: 60)),
+            messages: messages,
             sync: SyncService(log: store.events, messages: store.messages),
-            store: store, log: store.events, jobs: store.jobs, notifications: store.notifications, logger: logger)
+            store: store, log: store.events, jobs: store.jobs, notifications: store.notifications,
+            media: library, mediaStore: store.media, video: video, logger: logger)
     }
 }

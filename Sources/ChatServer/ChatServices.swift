@@ -1,5 +1,6 @@
 import ChatConfiguration
 import ChatCore
+import ChatMedia
 import Logging
 
 /// The services of chatd, one per feature, built once by `ChatServices.make`. Each owns the validation,
@@ -19,6 +20,10 @@ struct ChatServices: Sendable {
     /// The durable job queue, and the notifications its notify jobs record.
     let jobs: any JobRepository
     let notifications: any NotificationRepository
+    /// Uploads and downloads, and what processing needs: the media rows, ffprobe/ffmpeg when installed.
+    let media: MediaLibrary
+    let mediaStore: any MediaRepository
+    let video: VideoProbe?
     let logger: Logger
 
     /// The largest JSON body a route reads.

@@ -67,6 +67,8 @@ extension EventType {
         case .receiptRead: 11
         case .receiptDelivered: 12
         case .conversationSettings: 13
+        case .mediaProcessed: 14
+        case .mediaFailed: 15
         }
     }
 

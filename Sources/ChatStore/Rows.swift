@@ -1,4 +1,5 @@
 import ChatCore
+import Foundation
 import GRDB
 
 // Decoding of domain values from rows. Column lists live next to the decoders so a query and its decoder agree.
@@ -21,14 +22,16 @@ extension UserProfile {
 
 extension Message {
     static let columns =
-        "m.id, m.conversation_id, m.seq, m.sender_id, m.client_id, m.body, m.reply_to_seq, m.created_at, m.edited_at, m.deleted_at"
-    static let columnCount = 10
+        "m.id, m.conversation_id, m.seq, m.sender_id, m.client_id, m.body, m.reply_to_seq, m.created_at, m.edited_at, m.deleted_at, m.attachments"
+    static let columnCount = 11
 
     init(row: Row, offset: Int = 0) {
+        let attachments: String? = row[offset + 10]
         self.init(
             id: row[offset], conversationId: row[offset + 1], seq: row[offset + 2], senderId: row[offset + 3],
             clientId: row[offset + 4], text: row[offset + 5], replyToSeq: row[offset + 6], createdAt: row[offset + 7],
-            editedAt: row[offset + 8], deletedAt: row[offset + 9])
+            editedAt: row[offset + 8], deletedAt: row[offset + 9],
+            attachments: attachments.flatMap { try? ChatJSON.decoder().decode([Media].self, from: Data($0.utf8)) })
     }
 }
 

@@ -16,6 +16,7 @@ public final class Store: StoreMaintenance {
     public let events: SQLiteEventLog
     public let jobs: SQLiteJobs
     public let notifications: SQLiteNotifications
+    public let media: SQLiteMedia
 
     /// Opens (creating if needed) `directory/chatd.sqlite` and migrates it.
     /// Refuses a database written by a newer chatd.
@@ -29,6 +30,7 @@ public final class Store: StoreMaintenance {
         events = SQLiteEventLog(database: database)
         jobs = SQLiteJobs(database: database)
         notifications = SQLiteNotifications(database: database)
+        media = SQLiteMedia(database: database)
     }
 
     /// Where committed events go (the realtime hub). Set once at start-up.

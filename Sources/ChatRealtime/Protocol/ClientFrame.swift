@@ -107,9 +107,10 @@ struct ClientFrame: Sendable, Equatable {
         var remove: Bool?
         var state: String?
         var userIds: [UserID]?
+        var attachments: [Int64]?
 
         enum CodingKeys: String, CodingKey {
-            case type, id, token, cursor, text, seq, emoji, remove, state
+            case type, id, token, cursor, text, seq, emoji, remove, state, attachments
             case conversationId = "conversation_id"
             case clientId = "client_id"
             case replyTo = "reply_to"
@@ -127,7 +128,7 @@ struct ClientFrame: Sendable, Equatable {
                 return .command(
                     .send(
                         conversation: try conversation(), clientId: try required(clientId, "client_id"),
-                        text: try required(text, "text"), replyTo: replyTo))
+                        text: text ?? "", replyTo: replyTo, attachments: attachments ?? []))
             case "edit":
                 return .command(.edit(conversation: try conversation(), seq: try position(), text: try required(text, "text")))
             case "delete":

@@ -30,9 +30,10 @@ struct RealtimeServices: RealtimeBackend {
     ) {
         let messages = services.messages
         switch command {
-        case .send(let conversation, let clientId, let text, let replyTo):
+        case .send(let conversation, let clientId, let text, let replyTo, let attachments):
             messages.send(
-                sender: user, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo
+                sender: user, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo,
+                attachments: attachments
             ) { result in
                 completion(result.map { CommandResult(status: $0.duplicate ? 200 : 201, json: $0.json) })
             }

@@ -20,8 +20,10 @@ struct MessageRoutes {
 
     struct SendRequest: Decodable {
         var clientId: String
-        var text: String
+        /// May be empty (or absent) when the message carries attachments.
+        var text: String?
         var replyTo: Seq?
+        var attachments: [Int64]?
     }
 
     typealias SendResponse = MessageService.SendResponse
@@ -40,7 +42,8 @@ struct MessageRoutes {
         let id = try context.parameters.id("conversation_id", "conversation")
         let body = try await request.decodeJSON(SendRequest.self, limit: services.maxBody)
         let result = try await messages.send(
-            sender: sender, conversation: id, clientId: body.clientId, text: body.text, replyTo: body.replyTo)
+            sender: sender, conversation: id, clientId: body.clientId, text: body.text ?? "", replyTo: body.replyTo,
+            attachments: body.attachments ?? [])
         return EditedResponse(status: result.duplicate ? .ok : .created, response: result)
     }
 

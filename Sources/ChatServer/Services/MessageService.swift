@@ -10,6 +10,8 @@ struct MessageService: Sendable {
     let maxMessageBytes: Int
     /// Per-user send limit (`limits.messages_per_minute`).
     let sendLimiter: RateLimiter
+    /// `media.max_attachments`.
+    var maxAttachments = 10
 
     struct SendResponse: ResponseEncodable {
         var message: Message
@@ -34,11 +36,15 @@ struct MessageService: Sendable {
     }
 
     /// Returns once the message is durable; a repeated `client_id` returns the original (`duplicate`).
-    func send(sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq?)
-        async throws -> SendResponse
-    {
+    func send(
+        sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq?,
+        attachments: [Int64] = []
+    ) async throws -> SendResponse {
         try await withCheckedThrowingContinuation { continuation in
-            send(sender: sender, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo) {
+            send(
+                sender: sender, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo,
+                attachments: attachments
+            ) {
                 continuation.resume(with: $0)
             }
         }
@@ -48,20 +54,24 @@ struct MessageService: Sendable {
     /// hands the answer straight to the socket's event loop without a Task per message.
     func send(
         sender: UserID, conversation: ConversationID, clientId rawClientId: String, text rawText: String, replyTo: Seq?,
-        completion: @escaping @Sendable (Result<SendResponse, any Error>) -> Void
+        attachments: [Int64] = [], completion: @escaping @Sendable (Result<SendResponse, any Error>) -> Void
     ) {
         let text: String
         let clientId: String
         do {
             try sendLimiter.enforce("user:\(sender)", what: "messages")
-            text = try Validate.messageText(rawText, maxBytes: maxMessageBytes)
+            try Validate.attachments(attachments, max: maxAttachments)
+            // A message of attachments may have no text.
+            text = attachments.isEmpty || !rawText.isEmpty
+                ? try Validate.messageText(rawText, maxBytes: maxMessageBytes) : rawText
             clientId = try Validate.clientID(rawClientId)
             if let replyTo { _ = try Validate.positive(replyTo, field: "reply_to") }
         } catch {
             return completion(.failure(error))
         }
         store.sendMessage(
-            sender: sender, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo
+            sender: sender, conversation: conversation, clientId: clientId, text: text, replyTo: replyTo,
+            attachments: attachments
         ) { result in
             completion(result.map { SendResponse(message: $0.message, cursor: $0.cursor, duplicate: $0.duplicate) })
         }

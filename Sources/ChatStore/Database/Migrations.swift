@@ -26,8 +26,101 @@ enum Migrations {
         migrator.registerMigration("v3: the job queue") { db in
             try db.execute(sql: v3)
         }
+        migrator.registerMigration("v4: media, attachments and their events") { db in
+            try db.execute(sql: v4)
+            try allowEventTypes(upTo: 15, db)
+        }
         return migrator
     }
+
+    /// SQLite cannot change a CHECK in place: the event table is copied into one with the wider range. Its
+    /// AUTOINCREMENT high-water mark is carried over, so a cursor is never handed out twice.
+    static func allowEventTypes(upTo last: Int, _ db: Database) throws {
+        let sequence = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'") ?? 0
+        try db.execute(
+            sql: """
+                CREATE TABLE events_new (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    type INTEGER NOT NULL CHECK (type BETWEEN 1 AND \(last)),
+                    conversation_id INTEGER REFERENCES conversations(id) ON DELETE CASCADE,
+                    audience_user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+                    message_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+                    data TEXT,
+                    created_at INTEGER NOT NULL,
+                    CHECK (conversation_id IS NOT NULL OR audience_user_id IS NOT NULL)
+                );
+                INSERT INTO events_new SELECT id, type, conversation_id, audience_user_id, message_id, data, created_at
+                    FROM events;
+                DROP TABLE events;
+                ALTER TABLE events_new RENAME TO events;
+                CREATE INDEX events_by_conversation ON events(conversation_id, id);
+                CREATE INDEX events_by_audience ON events(audience_user_id, id) WHERE audience_user_id IS NOT NULL;
+                """)
+        try db.execute(sql: "DELETE FROM sqlite_sequence WHERE name = 'events'")
+        try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)", arguments: [sequence])
+    }
+
+    private static let v4 = """
+        -- Media (ChatMedia): uploads in progress, the files they became, and which messages carry which.
+        CREATE TABLE media (
+            id INTEGER PRIMARY KEY,
+            owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            -- The upload it came from: its original is uploads/final/{owner_id}/{upload_id}.
+            upload_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('image', 'video', 'file')),
+            -- Sniffed from the bytes, never the client's word.
+            content_type TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            size INTEGER NOT NULL CHECK (size > 0),
+            sha256 TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('processing', 'ready', 'failed')),
+            width INTEGER,
+            height INTEGER,
+            duration_ms INTEGER,
+            blurhash TEXT,
+            -- JSON array of codec names (video).
+            codecs TEXT,
+            -- The content types of the processed variants, when made.
+            display_type TEXT,
+            thumbnail_type TEXT,
+            error TEXT,
+            created_at INTEGER NOT NULL,
+            processed_at INTEGER,
+            -- When it stopped being carried by any message that is not deleted (or was never sent): purged after
+            -- the retention. NULL while a live message carries it.
+            unused_since INTEGER
+        );
+        CREATE INDEX media_by_owner ON media(owner_id);
+        CREATE INDEX media_unused ON media(unused_since) WHERE unused_since IS NOT NULL;
+
+        CREATE TABLE uploads (
+            -- 32 hex digits made by the server: the name of the file under uploads/temp.
+            id TEXT PRIMARY KEY NOT NULL,
+            owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            size INTEGER NOT NULL CHECK (size > 0),
+            filename TEXT NOT NULL,
+            declared_type TEXT NOT NULL,
+            -- The SHA-256 the client announced (hex), checked at completion.
+            sha256 TEXT,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            -- Set when complete: a second completion of the same upload answers with this media.
+            media_id INTEGER REFERENCES media(id) ON DELETE CASCADE
+        ) WITHOUT ROWID;
+        CREATE INDEX uploads_by_owner ON uploads(owner_id);
+
+        CREATE TABLE message_media (
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            media_id INTEGER NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (message_id, position)
+        ) WITHOUT ROWID;
+        CREATE INDEX message_media_by_media ON message_media(media_id, message_id);
+
+        -- The message's attachments as clients see them (a JSON array of media), kept current when processing
+        -- finishes, so reading a message never joins.
+        ALTER TABLE messages ADD COLUMN attachments TEXT;
+        """
 
     private static let v3 = """
         -- The durable job queue (ChatJobs). A job is enqueued in the transaction of the change that causes it and

@@ -12,7 +12,7 @@ extension SQLiteMessages {
     /// straight to an event loop. The same `(sender, client_id)` always returns the original.
     public func sendMessage(
         sender: UserID, conversation: ConversationID, clientId: String, text: String, replyTo: Seq?,
-        completion: @escaping @Sendable (Result<SendResult, any Error>) -> Void
+        attachments: [Int64], completion: @escaping @Sendable (Result<SendResult, any Error>) -> Void
     ) {
         database.writer.submit({ context in
             let db = context.db
@@ -46,20 +46,29 @@ extension SQLiteMessages {
             if let replyTo, replyTo >= seq {
                 throw ChatError.invalid("reply_to \(replyTo) is not an earlier message of this conversation")
             }
+            // Before the first change too: media that is not the sender's fails the send alone.
+            let media = try SQLiteMedia.attach(db, media: attachments, sender: sender)
             let now = Clock.nowMillis()
             try db.cachedStatement(sql: "UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE id = ?")
                 .execute(arguments: [seq, now, conversation])
             try db.cachedStatement(
                 sql: """
-                    INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, reply_to_seq, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, reply_to_seq, created_at,
+                        attachments)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """
-            ).execute(arguments: [conversation, seq, sender, clientId, text, replyTo, now])
+            ).execute(arguments: [conversation, seq, sender, clientId, text, replyTo, now, media.map { ChatJSON.string($0) }])
             let id = db.lastInsertedRowID
             try SearchIndex.add(db, id: id, text: text)
+            for (position, mediaId) in attachments.enumerated() {
+                try db.cachedStatement(
+                    sql: "INSERT INTO message_media (message_id, media_id, position) VALUES (?, ?, ?)"
+                ).execute(arguments: [id, mediaId, position])
+                try db.cachedStatement(sql: "UPDATE media SET unused_since = NULL WHERE id = ?").execute(arguments: [mediaId])
+            }
             let message = Message(
                 id: id, conversationId: conversation, seq: seq, senderId: sender, clientId: clientId,
-                text: text, replyToSeq: replyTo, createdAt: now, editedAt: nil, deletedAt: nil)
+                text: text, replyToSeq: replyTo, createdAt: now, editedAt: nil, deletedAt: nil, attachments: media)
             let event = try context.append(
                 .messageCreated, conversationId: conversation, messageId: message.id, storedData: nil,
                 wireData: MessageData.json(message), at: now)
@@ -148,8 +157,11 @@ extension SQLiteMessages {
             guard message.deletedAt == nil else { return message }
             let now = Clock.nowMillis()
             try db.execute(
-                sql: "UPDATE messages SET body = NULL, deleted_at = ? WHERE id = ?", arguments: [now, message.id])
+                sql: "UPDATE messages SET body = NULL, attachments = NULL, deleted_at = ? WHERE id = ?",
+                arguments: [now, message.id])
             try SearchIndex.replace(db, id: message.id, old: message.text, new: nil)
+            try SQLiteMedia.messageDeleted(db, message: message.id, at: now)
+            message.attachments = nil
             try db.execute(sql: "DELETE FROM reactions WHERE message_id = ?", arguments: [message.id])
             message.text = nil
             message.deletedAt = now

@@ -13,7 +13,7 @@ public struct SQLiteNotifications: NotificationRepository {
                 let row = try Row.fetchOne(
                     db,
                     sql: """
-                        SELECT m.body, m.sender_id, m.conversation_id, c.kind, c.title, u.display_name
+                        SELECT m.body, m.sender_id, m.conversation_id, c.kind, c.title, u.display_name, m.attachments
                         FROM messages m JOIN conversations c ON c.id = m.conversation_id
                         JOIN users u ON u.id = m.sender_id
                         WHERE m.id = ? AND m.deleted_at IS NULL
@@ -32,6 +32,11 @@ public struct SQLiteNotifications: NotificationRepository {
                     ORDER BY user_id
                     """, arguments: [conversation, sender])
             var body = text.count > Self.bodyCharacters ? String(text.prefix(Self.bodyCharacters)) + "…" : text
+            if text.isEmpty, let attachments = row[6] as String? {
+                // A message of attachments only: say what it carries.
+                body = attachments.contains("\"kind\":\"image\"") ? "sent a photo"
+                    : attachments.contains("\"kind\":\"video\"") ? "sent a video" : "sent a file"
+            }
             if kind == "group" { body = "\(senderName): \(body)" }
             return NotificationDraft(recipients: recipients, title: title, body: body)
         }
