@@ -172,6 +172,7 @@ let package = Package(
                 "ChatStore",
                 "ChatCore",
                 "ChatRealtime",
+                "ChatMedia",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

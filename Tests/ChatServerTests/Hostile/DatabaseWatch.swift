@@ -42,6 +42,21 @@ struct DatabaseWatch {
         }
     }
 
+    /// Waits until the background work of what came before is done (the job queue is empty and the daily schedule
+    /// is stored), so what follows can be shown to write nothing.
+    func settled() async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let quiet = try await queue.read { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE state <> 'dead'") == 0
+                    && Int.fetchOne(db, sql: "SELECT COUNT(*) FROM job_schedules") ?? 0 > 0
+            }
+            if quiet { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw DatabaseError(message: "the job queue did not drain within 10 s")
+    }
+
     /// `PRAGMA integrity_check`'s answer: "ok" for a sound file.
     func integrityCheck() throws -> String {
         try queue.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }

@@ -80,6 +80,7 @@ func sendHostile(_ cases: [HostileRequest], config: ChatConfig = testConfig()) a
     try await withServer(config) { api in
         let world = try await HostileWorld.make(api)
         let watch = try DatabaseWatch(config)
+        try await watch.settled()
         for request in cases {
             var headers = request.headers
             if let token = world.token(request.caller) {
