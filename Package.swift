@@ -141,6 +141,8 @@ let package = Package(
         ),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"]),
         .testTarget(name: "ChatConfigurationTests", dependencies: ["ChatConfiguration"]),
+        // Sniffing, signatures, file names, the libvips allow-list and blurhash.
+        .testTarget(name: "ChatMediaTests", dependencies: ["ChatMedia", "ChatCore"]),
         // The queue's rules as values (dispatch, backoff, schedules) and the runner on a real SQLite store.
         .testTarget(
             name: "ChatJobsTests",
