@@ -25,6 +25,8 @@ public struct MediaCleanup: JobHandler {
         public var abandonedUploads = 0
         public var purgedMedia = 0
         public var purgedTexts = 0
+        /// Half-written files a killed process left (`.part`, posters), removed after an hour.
+        public var staleWorkingFiles = 0
         /// Files under media/ that no record names (left in place for an operator to look at).
         public var filesWithoutRecords: [String] = []
         /// Media whose original is missing from disk.
@@ -35,7 +37,8 @@ public struct MediaCleanup: JobHandler {
         let report = try await pass()
         logger.notice("daily cleanup", metadata: [
             "abandoned_uploads": "\(report.abandonedUploads)", "purged_media": "\(report.purgedMedia)",
-            "purged_texts": "\(report.purgedTexts)", "files_without_records": "\(report.filesWithoutRecords.count)",
+            "purged_texts": "\(report.purgedTexts)", "stale_working_files": "\(report.staleWorkingFiles)",
+            "files_without_records": "\(report.filesWithoutRecords.count)",
             "records_without_files": "\(report.recordsWithoutFiles.count)",
         ])
         for path in report.filesWithoutRecords.prefix(20) {
@@ -72,6 +75,7 @@ public struct MediaCleanup: JobHandler {
             if unused.count < 500 { break }
         }
         report.purgedTexts = try await store.purgeDeletedMessageText(before: mediaCutoff)
+        report.staleWorkingFiles = removeStaleWorkingFiles(olderThan: now - 3_600_000)
         try await reconcile(&report)
         return report
     }
@@ -82,6 +86,26 @@ public struct MediaCleanup: JobHandler {
         if let type = stored.displayType { urls.append(disk.display(media: stored.media.id, type: type)) }
         if let type = stored.thumbnailType { urls.append(disk.thumbnail(media: stored.media.id, type: type)) }
         return urls
+    }
+
+    /// Files written aside and never renamed into place (the process died mid-write), and posters of videos whose
+    /// processing died: nothing refers to them. Upload bytes in `uploads/temp` are the uploads pass's business.
+    private func removeStaleWorkingFiles(olderThan cutoff: Millis) -> Int {
+        let disk = library.disk
+        var removed = 0
+        for folder in [disk.temporaryUploads, disk.finalUploads, disk.displayImages, disk.thumbnails] {
+            guard let walker = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: [.contentModificationDateKey])
+            else { continue }
+            for case let url as URL in walker {
+                let name = url.lastPathComponent
+                guard name.hasSuffix(".part") || (folder == disk.temporaryUploads && name.hasPrefix("poster-")),
+                    let modified = try? url.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate,
+                    Millis(modified.timeIntervalSince1970 * 1000) < cutoff
+                else { continue }
+                if (try? FileManager.default.removeItem(at: url)) != nil { removed += 1 }
+            }
+        }
+        return removed
     }
 
     /// Compares the files under media/ with the records. Temporary uploads are the uploads table's business (above)

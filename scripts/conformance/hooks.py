@@ -74,7 +74,7 @@ STATE_RULES: dict[str, list[tuple[int, str, str]]] = {
     # "Without an upgrade the answer is 426."
     "realtime": [(426, "upgrade_required", r".*")],
     # "the caller's media and unfinished uploads together with `size` over `media.user_quota_bytes` … 413
-    # `quota_exceeded`" (every upload a run creates reserves its size until it is removed, a day later)
+    # `quota_exceeded`" (each upload a run creates holds its size until it is removed, a day after its URL expired)
     "startUpload": [(413, "quota_exceeded",
                      r"this upload of \d+ bytes would take your media to \d+ bytes; the quota is \d+")],
 }
