@@ -17,6 +17,12 @@ public struct ImageProcessor: Sendable {
         self.jpegQuality = jpegQuality
     }
 
+    /// Starts libvips with chatd's loader allow-list (at start-up, so a broken install shows at once and the
+    /// libraries' memory is part of the idle figure).
+    public static func startLibvips() throws {
+        try Vips.start()
+    }
+
     public struct Output: Sendable, Equatable {
         /// The original's dimensions once upright.
         public var width: Int

@@ -20,6 +20,7 @@ extension ChatServices {
         let codes = OneTimeCodes(
             store: store.accounts, config: config.otp, key: otpKey, logToConsole: config.isDevelopmentDefault, logger: logger,
             perDestination: RateLimiter(capacity: config.otp.requestsPerHour, per: 3600))
+        try ImageProcessor.startLibvips()
         let disk = MediaDisk(root: dataDirectory.appendingPathComponent("media", isDirectory: true))
         try disk.prepare()
         let video = VideoProbe.find(timeLimit: .seconds(config.media.videoToolSeconds))

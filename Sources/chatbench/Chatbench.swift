@@ -9,6 +9,6 @@ struct Chatbench: AsyncParsableCommand {
         abstract: "Benchmarks of chatd.",
         subcommands: [
             StoreScenario.self, IdleScenario.self, DirectScenario.self, GroupScenario.self, ReconnectScenario.self,
-            SlowClientsScenario.self, FragmentsScenario.self, JobsScenario.self, WorkerCommand.self,
+            SlowClientsScenario.self, FragmentsScenario.self, JobsScenario.self, MediaScenario.self, MixedScenario.self, WorkerCommand.self,
         ])
 }
