@@ -126,6 +126,12 @@ int chatd_vips_pixels(const char *path, int size, unsigned char **pixels, int *w
             *width = vips_image_get_width(bytes);
             *height = vips_image_get_height(bytes);
             failed = *pixels == NULL;
+            if (!failed && length != (size_t)*width * (size_t)*height * 3) {
+                vips_error("chatd", "expected %d × %d × 3 bytes, got %zu", *width, *height, length);
+                g_free(*pixels);
+                *pixels = NULL;
+                failed = -1;
+            }
             g_object_unref(bytes);
         }
     }
@@ -136,9 +142,8 @@ int chatd_vips_pixels(const char *path, int size, unsigned char **pixels, int *w
 }
 
 char *chatd_vips_take_error(void) {
-    char *text = g_strdup(vips_error_buffer());
-    vips_error_clear();
-    return text;
+    // Copies and clears under libvips' own lock (the buffer is per process; two images may fail at once).
+    return vips_error_buffer_copy();
 }
 
 void chatd_vips_free(void *memory) { g_free(memory); }

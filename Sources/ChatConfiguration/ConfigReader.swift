@@ -125,6 +125,11 @@ public enum ConfigReader {
         if config.media.thumbnailSize > config.media.displaySize {
             problems.append("\(source): key 'media.thumbnail_size' must not be larger than 'media.display_size'")
         }
+        if let media = config.jobs.queues["media"], media.leaseSeconds < 2 * config.media.videoToolSeconds + 60 {
+            // A lease must outlast an attempt (two ffmpeg runs and libvips), or the job would run twice at once.
+            problems.append(
+                "\(source): key 'jobs.media.lease_seconds' must be at least twice 'media.video_tool_seconds' plus 60")
+        }
         if TimeZone(identifier: config.jobs.timeZone) == nil {
             problems.append("\(source): key 'jobs.time_zone' must be an IANA time zone name such as \"Europe/Berlin\"")
         }

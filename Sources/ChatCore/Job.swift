@@ -130,17 +130,19 @@ public struct QueueDepth: Sendable, Equatable, Codable {
     }
 }
 
-/// The leases a worker took, the jobs whose leases had run out after their last attempt (buried now: their worker
-/// died, perhaps because of them), and when the queue's next job falls due.
+/// The leases a worker took, the jobs whose leases ran out after their last attempt, and when the queue's next job
+/// falls due.
 public struct LeaseBatch: Sendable, Equatable {
     public var jobs: [LeasedJob]
-    public var buried: [LeasedJob]
+    /// Their worker died during their last attempt, perhaps because of them (an image that crashes the process):
+    /// they are not run again. The caller tells their handler and then marks them dead (`fail` without a retry).
+    public var exhausted: [LeasedJob]
     /// The earliest time a job of the queue that is not dead becomes available; nil when the queue is empty.
     public var nextDueAt: Millis?
 
-    public init(jobs: [LeasedJob], buried: [LeasedJob], nextDueAt: Millis?) {
+    public init(jobs: [LeasedJob], exhausted: [LeasedJob], nextDueAt: Millis?) {
         self.jobs = jobs
-        self.buried = buried
+        self.exhausted = exhausted
         self.nextDueAt = nextDueAt
     }
 }
@@ -152,7 +154,8 @@ public protocol JobRepository: Sendable {
     /// the change instead.
     func enqueue(_ jobs: [Job]) async throws
     /// Leases up to `limit` due jobs of `queue` until `leaseUntil`, oldest first, skipping a job while an earlier
-    /// job with its key is not finished. A job whose lease ran out after `maxAttempts` attempts is buried instead.
+    /// job with its key is not finished. A job whose lease ran out after `maxAttempts` attempts is returned as
+    /// exhausted instead of being run again.
     func lease(queue: String, limit: Int, now: Millis, leaseUntil: Millis, maxAttempts: Int) async throws
         -> LeaseBatch
     /// Finishes a job (removes it). False when the lease is no longer held (it ran out and another attempt began).

@@ -162,8 +162,10 @@ public protocol MediaRepository: Sendable {
     func deleteUpload(_ id: String) async throws
     /// Media no message that is not deleted has carried since before `before` (or never sent).
     func unusedMedia(before: Millis, limit: Int) async throws -> [StoredMedia]
-    /// Deletes media rows (their files are the caller's to remove first).
-    func deleteMedia(_ ids: [Int64]) async throws
+    /// Deletes the media rows that are still unused and returns them: their files are the caller's to remove
+    /// (afterwards, so a file never vanishes under a record; a crash in between leaves files the reconciliation
+    /// reports).
+    func deleteMedia(_ ids: [Int64]) async throws -> [StoredMedia]
     /// Every media row's id, owner and variant types, for reconciling the folder with the store.
     func allMedia() async throws -> [StoredMedia]
     /// Deletes what remains of the text of messages deleted before `before` (their notifications); returns how

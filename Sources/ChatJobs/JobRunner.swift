@@ -62,6 +62,7 @@ public final class JobRunner: Service, JobPublisher, Sendable {
         } onGracefulShutdown: {
             for signal in self.signals.values { signal.continuation.yield(.stop) }
         }
+        for signal in signals.values { signal.continuation.finish() }
     }
 
     // MARK: Workers
@@ -106,11 +107,12 @@ public final class JobRunner: Service, JobPublisher, Sendable {
             signal.yield(.leaseFailed)
             return
         }
-        for job in batch.buried {
+        for job in batch.exhausted {
             let error = "the worker stopped during the last attempt (the daemon was killed or crashed)"
-            logger.error("job buried", metadata: ["queue": "\(queue)", "job": "\(job.id)", "kind": "\(job.kind)", "error": "\(error)"])
-            count(queue) { $0.buried += 1 }
-            await handlers[job.kind]?.buried(job, error: error)
+            logger.error("job dead: its last attempt never finished", metadata: [
+                "queue": "\(queue)", "job": "\(job.id)", "kind": "\(job.kind)", "error": "\(error)",
+            ])
+            await bury(job, error: error)
         }
         signal.yield(.leased(count: batch.jobs.count, limit: limit, nextDueAt: batch.nextDueAt))
         await withDiscardingTaskGroup { group in
@@ -132,27 +134,37 @@ public final class JobRunner: Service, JobPublisher, Sendable {
             count(job.queue) { $0.completed += 1 }
         } catch {
             let reason = "\(error)"
-            let retryAt = policy.retryAt(afterAttempt: job.attempt, now: clock(), random: random())
             count(job.queue) { $0.failedAttempts += 1 }
-            if retryAt == nil {
+            guard let retryAt = policy.retryAt(afterAttempt: job.attempt, now: clock(), random: random()) else {
                 logger.error("job dead after its last attempt", metadata: [
                     "queue": "\(job.queue)", "job": "\(job.id)", "kind": "\(job.kind)", "attempts": "\(job.attempt)",
                     "error": "\(reason)",
                 ])
-                count(job.queue) { $0.buried += 1 }
-                await handlers[job.kind]?.buried(job, error: reason)
-            } else {
-                logger.warning("job attempt failed", metadata: [
-                    "queue": "\(job.queue)", "job": "\(job.id)", "kind": "\(job.kind)", "attempt": "\(job.attempt)",
-                    "error": "\(reason)",
-                ])
+                await bury(job, error: reason)
+                return
             }
+            logger.warning("job attempt failed", metadata: [
+                "queue": "\(job.queue)", "job": "\(job.id)", "kind": "\(job.kind)", "attempt": "\(job.attempt)",
+                "error": "\(reason)",
+            ])
             do {
                 try await repository.fail(job.lease, error: reason, retryAt: retryAt)
             } catch {
                 // The lease runs out and the job runs again: handlers are idempotent.
                 logger.error("recording a failed job failed", metadata: ["job": "\(job.id)", "error": "\(error)"])
             }
+        }
+    }
+
+    /// Tells the job's handler it failed for good, then marks it dead: in that order, so a crash in between tells
+    /// the handler again rather than never.
+    private func bury(_ job: LeasedJob, error: String) async {
+        count(job.queue) { $0.buried += 1 }
+        await handlers[job.kind]?.buried(job, error: error)
+        do {
+            try await repository.fail(job.lease, error: error, retryAt: nil)
+        } catch {
+            logger.error("recording a dead job failed", metadata: ["job": "\(job.id)", "error": "\(error)"])
         }
     }
 

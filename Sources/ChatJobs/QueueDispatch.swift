@@ -52,10 +52,13 @@ struct QueueDispatch: Equatable {
             leasing = false
             inFlight += count
             nextDueAt = due
-            // A full batch: more may be waiting. A short one: what is left is blocked behind its key or not due.
-            news = count == limit
+            // A full batch: more may be waiting. A short one: what is left is blocked behind its key or not due —
+            // unless news came while the lease ran (a job committed after the lease looked), which still counts.
+            news = news || count == limit
         case .leaseFailed:
             leasing = false
+            // Try again at the next tick (the store may be busy), not only when the next job is enqueued.
+            nextDueAt = now
         case .tick:
             if let due = nextDueAt, due <= now { news = true }
         case .paused(let value):

@@ -67,11 +67,10 @@ public struct MediaCleanup: JobHandler {
         let mediaCutoff = now - Millis(library.limits.deletedMediaDays) * 86_400_000
         while true {
             let unused = try await store.unusedMedia(before: mediaCutoff, limit: 500)
-            for stored in unused {
+            for stored in try await store.deleteMedia(unused.map(\.media.id)) {
                 for url in files(of: stored) { try? FileManager.default.removeItem(at: url) }
+                report.purgedMedia += 1
             }
-            try await store.deleteMedia(unused.map(\.media.id))
-            report.purgedMedia += unused.count
             if unused.count < 500 { break }
         }
         report.purgedTexts = try await store.purgeDeletedMessageText(before: mediaCutoff)

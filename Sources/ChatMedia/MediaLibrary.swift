@@ -20,9 +20,8 @@ public final class MediaLibrary: Sendable {
     let signer: URLSigner
     /// Whether videos get metadata and a poster (ffprobe and ffmpeg are installed).
     public let processesVideo: Bool
-    /// The PUT now receiving each upload. A newer PUT of the same upload supersedes it (a phone that lost its
-    /// connection resumes before the server noticed), and the older one stops writing.
-    private let receivers = Mutex<[String: Int]>([:])
+    /// The uploads being received, each with the PUT that owns it (see `UploadSlot`).
+    private let slots = Mutex<[String: UploadSlot]>([:])
     private let nextReceiver = Atomic<Int>(0)
 
     public init(disk: MediaDisk, limits: MediaLimits, store: any MediaRepository, signer: URLSigner, processesVideo: Bool) {
@@ -133,59 +132,72 @@ public final class MediaLibrary: Sendable {
             // A completion interrupted after the rename: finish it.
             return .complete(try await record(upload, file: final, sha256: try await Self.sha256(of: final)))
         }
+        if let part, part.total != upload.size {
+            throw ChatError.invalid("Content-Range says \(part.total) bytes in all; this upload is \(upload.size)")
+        }
         let receiver = nextReceiver.add(1, ordering: .relaxed).newValue
-        receivers.withLock { $0[upload.id] = receiver }
-        defer { receivers.withLock { if $0[upload.id] == receiver { $0[upload.id] = nil } } }
-        let temporary = disk.temporary(upload: upload.id)
+        let slot = slots.withLock { slots in
+            if let slot = slots[upload.id] { return slot }
+            let slot = UploadSlot(path: disk.temporary(upload: upload.id).path)
+            slots[upload.id] = slot
+            return slot
+        }
+        defer { slots.withLock { if $0[upload.id]?.owned(by: receiver) == true { $0[upload.id] = nil } } }
         let start = part?.start ?? 0
-        if let part {
-            guard part.total == upload.size else {
-                throw ChatError.invalid("Content-Range says \(part.total) bytes in all; this upload is \(upload.size)")
-            }
-            let have = try await fileSize(temporary) ?? 0
-            guard part.start == have else {
-                throw ChatError(.conflict, "\(have) bytes of this upload have arrived; continue from byte \(have)")
+        let have = try slot.takeOver(by: receiver, truncate: part == nil)
+        guard start == have else {
+            throw ChatError(.conflict, "\(have) bytes of this upload have arrived; continue from byte \(have)")
+        }
+        let descriptor = open(slot.path, O_RDWR)
+        guard descriptor >= 0 else { throw ChatError(.internalError, "an upload's file cannot be opened") }
+        defer { close(descriptor) }
+        var hasher = SHA256()
+        if start > 0 {
+            // Resuming: the hash continues over the bytes already in (a newer PUT would have to take over first,
+            // and this one then stops at its first write).
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            var read: Int64 = 0
+            while read < start {
+                let count = buffer.withUnsafeMutableBytes {
+                    pread(descriptor, $0.baseAddress, min($0.count, Int(start - read)), off_t(read))
+                }
+                guard count > 0 else { throw ChatError(.internalError, "an upload's bytes cannot be read back") }
+                buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+                read += Int64(count)
             }
         }
-        var hasher = SHA256()
         var offset = start
-        try await FileSystem.shared.withFileHandle(
-            forReadingAndWritingAt: FilePath(temporary.path), options: .modifyFile(createIfNecessary: true)
-        ) { file in
-            if start == 0 {
-                try await file.resize(to: .bytes(0))
-            } else {
-                // Resuming: the hash continues over the bytes already in.
-                for try await chunk in file.readChunks(in: 0..<start, chunkLength: .mebibytes(1)) {
-                    chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-                }
-            }
+        let limit = part.map { $0.end + 1 } ?? upload.size
+        do {
             for try await chunk in body {
-                guard receivers.withLock({ $0[upload.id] }) == receiver else {
-                    throw ChatError(.conflict, "a newer PUT of this upload took over")
-                }
-                let limit = part.map { $0.end + 1 } ?? upload.size
                 guard offset + Int64(chunk.readableBytes) <= limit else {
-                    try await file.resize(to: .bytes(start))
+                    try slot.truncate(to: start, by: receiver, descriptor: descriptor)
                     throw ChatError(
                         .payloadTooLarge,
                         part == nil
                             ? "more than the \(upload.size) bytes announced for this upload"
                             : "more bytes than Content-Range announced")
                 }
-                try await file.write(contentsOf: chunk, toAbsoluteOffset: offset)
-                chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+                try chunk.withUnsafeReadableBytes { bytes in
+                    try slot.write(bytes, at: offset, by: receiver, descriptor: descriptor)
+                    hasher.update(bufferPointer: bytes)
+                }
                 offset += Int64(chunk.readableBytes)
             }
-            if offset == upload.size { try await file.synchronize() }
+        } catch is UploadSlot.Superseded {
+            throw ChatError(.conflict, "a newer PUT of this upload took over")
         }
         guard offset == upload.size else { return .partial(received: offset) }
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         if let expected = upload.sha256, expected != digest {
-            try? FileManager.default.removeItem(at: temporary)
+            _ = try? slot.takeOver(by: receiver, truncate: true)
             throw ChatError.invalid("the bytes' SHA-256 is \(digest), not the \(expected) announced; upload them again")
         }
-        try MediaDisk.commit(temporary, to: final)
+        do {
+            try slot.finish(to: final, by: receiver)
+        } catch is UploadSlot.Superseded {
+            throw ChatError(.conflict, "a newer PUT of this upload took over")
+        }
         return .complete(try await record(upload, file: final, sha256: digest))
     }
 

@@ -80,7 +80,12 @@ public struct MediaProcessing: JobHandler {
 
     private static func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            workers.async { continuation.resume(with: Result { try work() }) }
+            workers.async {
+                let result = Result { try work() }
+                // libvips keeps buffers per thread; these threads come and go with the dispatch pool.
+                Vips.threadEnd()
+                continuation.resume(with: result)
+            }
         }
     }
 }

@@ -151,9 +151,14 @@ import Testing
             #expect(batch.nextDueAt == at + 50, "due again when the lease runs out")
         }
         let after = try await store.jobs.lease(queue: "media", limit: 5, now: start + 1000, leaseUntil: start + 2000, maxAttempts: 3)
-        #expect(after.jobs.isEmpty)
-        #expect(after.buried.map(\.payload) == ["{\"n\":4}"])
-        #expect(after.nextDueAt == nil)
+        #expect(after.jobs.isEmpty, "not run a fourth time")
+        #expect(after.exhausted.map(\.payload) == ["{\"n\":4}"])
+        // The runner tells the handler, then buries it; until then it is handed back again.
+        let again = try await store.jobs.lease(queue: "media", limit: 5, now: start + 1001, leaseUntil: start + 2000, maxAttempts: 3)
+        #expect(again.exhausted.map(\.payload) == ["{\"n\":4}"])
+        #expect(try await store.jobs.fail(after.exhausted[0].lease, error: "the worker stopped during it", retryAt: nil))
+        let later = try await store.jobs.lease(queue: "media", limit: 5, now: start + 1002, leaseUntil: start + 2000, maxAttempts: 3)
+        #expect(later.exhausted.isEmpty && later.jobs.isEmpty && later.nextDueAt == nil)
         let dead = try #require(try await store.jobs.jobs(queue: nil, state: .dead, limit: 5).first)
         #expect(dead.lastError?.contains("the worker stopped") == true)
         // A worker that comes back after its lease was taken changes nothing.

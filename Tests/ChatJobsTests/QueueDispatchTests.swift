@@ -58,11 +58,19 @@ import Testing
         #expect(dispatch.isFinished)
     }
 
-    @Test func aFailedLeaseIsTriedAgainOnNews() {
+    @Test func aFailedLeaseIsTriedAgainAtTheNextTick() {
         var dispatch = QueueDispatch(concurrency: 1)
         _ = dispatch.handle(.enqueued, now: 0)
         #expect(dispatch.handle(.leaseFailed, now: 1) == .none)
-        #expect(dispatch.handle(.enqueued, now: 2) == .lease(limit: 1))
+        #expect(dispatch.handle(.tick, now: 1000) == .lease(limit: 1))
+    }
+
+    @Test func newsThatArrivesDuringALeaseIsNotLost() {
+        var dispatch = QueueDispatch(concurrency: 2)
+        #expect(dispatch.handle(.enqueued, now: 0) == .lease(limit: 2))
+        // A job commits (and is published) while the lease is looking: the lease may not have seen it.
+        #expect(dispatch.handle(.enqueued, now: 1) == .none)
+        #expect(dispatch.handle(.leased(count: 0, limit: 2, nextDueAt: nil), now: 2) == .lease(limit: 2))
     }
 }
 

@@ -1,4 +1,5 @@
 import ChatCore
+import Foundation
 import Testing
 
 @testable import ChatMedia
@@ -70,5 +71,30 @@ import Testing
         for bad in ["bytes 5-4/10", "bytes 0-10/10", "bytes */10", "bytes 0-9/*", "items 0-9/10", "bytes +0-9/10", "bytes 0-9"] {
             #expect(MediaLibrary.Part(contentRange: bad) == nil, "\(bad)")
         }
+    }
+}
+
+@Suite struct UploadSlotTests {
+    /// A newer PUT of an upload takes it over: the older one's next write, truncation or rename is refused, so it can
+    /// never write into bytes the newer one reset or resumed from.
+    @Test func aNewerPUTTakesTheUploadOver() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("slot-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let slot = UploadSlot(path: path)
+        #expect(try slot.takeOver(by: 1, truncate: true) == 0)
+        let older = open(path, O_RDWR)
+        defer { close(older) }
+        try Array("hello".utf8).withUnsafeBytes { try slot.write($0, at: 0, by: 1, descriptor: older) }
+        // The phone resumes from byte 5 on a new connection.
+        #expect(try slot.takeOver(by: 2, truncate: false) == 5)
+        #expect(throws: UploadSlot.Superseded.self) {
+            try Array("XX".utf8).withUnsafeBytes { try slot.write($0, at: 5, by: 1, descriptor: older) }
+        }
+        #expect(throws: UploadSlot.Superseded.self) { try slot.truncate(to: 0, by: 1, descriptor: older) }
+        #expect(throws: UploadSlot.Superseded.self) {
+            try slot.finish(to: URL(fileURLWithPath: path + ".final"), by: 1)
+        }
+        #expect(!slot.owned(by: 1) && slot.owned(by: 2))
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "hello")
     }
 }

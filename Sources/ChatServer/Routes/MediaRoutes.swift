@@ -170,12 +170,16 @@ struct MediaRoutes {
         }
     }
 
+    /// RFC 8187's attr-char: ASCII letters and digits and a few marks; everything else is percent-encoded.
+    static let attrChar = CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$&+-.^_`|~")
+
     /// `inline` for images and videos, `attachment` for everything else, with the cleaned file name in ASCII and
     /// in UTF-8 (RFC 6266).
     static func disposition(_ download: MediaLibrary.Download) -> String {
         let ascii = String(download.filename.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 ? Character($0) : "_" })
         let encoded =
-            download.filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: ".-_")))
+            download.filename.addingPercentEncoding(withAllowedCharacters: Self.attrChar)
             ?? "file"
         return "\(download.inline ? "inline" : "attachment"); filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)"
     }

@@ -126,7 +126,8 @@ enum Migrations {
         -- The durable job queue (ChatJobs). A job is enqueued in the transaction of the change that causes it and
         -- removed when an attempt completes; a dead one stays, with its last error, until retried or purged.
         CREATE TABLE jobs (
-            id INTEGER PRIMARY KEY,
+            -- AUTOINCREMENT: a finished job's id is never reused, so a late worker's (id, attempt) names no other job.
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             kind TEXT NOT NULL,
             queue TEXT NOT NULL,
             -- Jobs with the same key run one at a time, in id order.

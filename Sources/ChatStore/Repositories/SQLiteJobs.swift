@@ -29,14 +29,12 @@ public struct SQLiteJobs: JobRepository {
         try await database.write { context in
             let db = context.db
             // A lease that ran out after the last attempt means the worker died during it, maybe because of this
-            // job (an image that crashes the process): it is buried, not run a fourth time.
-            let buried = try Row.fetchAll(
+            // job (an image that crashes the process): it is not run again but handed back to be buried.
+            let exhausted = try Row.fetchAll(
                 db.cachedStatement(
                     sql: """
-                        UPDATE jobs SET state = 'dead',
-                            last_error = 'the worker stopped during the last attempt (the daemon was killed or crashed)'
+                        SELECT \(Self.leasedColumns) FROM jobs
                         WHERE queue = ?1 AND state = 'running' AND available_at <= ?2 AND attempts >= ?3
-                        RETURNING \(Self.leasedColumns)
                         """), arguments: [queue, now, maxAttempts]
             ).map(Self.leasedJob)
             var leased: [LeasedJob] = []
@@ -47,18 +45,18 @@ public struct SQLiteJobs: JobRepository {
                             UPDATE jobs SET state = 'running', attempts = attempts + 1, available_at = ?3
                             WHERE id IN (
                                 SELECT j.id FROM jobs j
-                                WHERE j.queue = ?1 AND j.state <> 'dead' AND j.available_at <= ?2
+                                WHERE j.queue = ?1 AND j.state <> 'dead' AND j.available_at <= ?2 AND j.attempts < ?5
                                   AND (j.key IS NULL OR NOT EXISTS (
                                       SELECT 1 FROM jobs e WHERE e.key = j.key AND e.id < j.id AND e.state <> 'dead'))
                                 ORDER BY j.available_at, j.id LIMIT ?4)
                             RETURNING \(Self.leasedColumns)
-                            """), arguments: [queue, now, leaseUntil, limit]
+                            """), arguments: [queue, now, leaseUntil, limit, maxAttempts]
                 ).map(Self.leasedJob).sorted { $0.id < $1.id }
             }
             let nextDueAt = try Millis.fetchOne(
                 db.cachedStatement(sql: "SELECT MIN(available_at) FROM jobs WHERE queue = ? AND state <> 'dead'"),
                 arguments: [queue])
-            return LeaseBatch(jobs: leased, buried: buried, nextDueAt: nextDueAt)
+            return LeaseBatch(jobs: leased, exhausted: exhausted, nextDueAt: nextDueAt)
         }
     }
 

@@ -209,17 +209,18 @@ public struct SQLiteMedia: MediaRepository {
         }
     }
 
-    public func deleteMedia(_ ids: [Int64]) async throws {
-        guard !ids.isEmpty else { return }
-        try await database.write { context in
+    public func deleteMedia(_ ids: [Int64]) async throws -> [StoredMedia] {
+        guard !ids.isEmpty else { return [] }
+        return try await database.write { context in
             let db = context.db
             // Only media still unused: a message may have carried it again since it was listed.
+            var deleted: [StoredMedia] = []
             for id in ids {
-                try db.execute(
-                    sql: "DELETE FROM message_media WHERE media_id = ? AND NOT EXISTS (SELECT 1 FROM media WHERE id = ? AND unused_since IS NULL)",
-                    arguments: [id, id])
+                guard let stored = try Self.media(db, id) else { continue }
                 try db.execute(sql: "DELETE FROM media WHERE id = ? AND unused_since IS NOT NULL", arguments: [id])
+                if db.changesCount > 0 { deleted.append(stored) }
             }
+            return deleted
         }
     }
 

@@ -180,6 +180,19 @@ import Testing
             #expect(sent.status == 201)
             #expect(sent["message"]["text"].string == "")
             #expect(sent["message"]["attachments"][0]["filename"].string == "b.txt")
+
+            // The socket's send takes attachments the same way, with the same rules.
+            let (socket, _) = try await api.liveSocket(bob)
+            let refusedFrame = try await socket.request([
+                "type": "send", "conversation_id": direct, "client_id": "ws-1", "attachments": [bobs, bobs],
+            ])
+            #expect(refusedFrame["status"].int == 400, "\(refusedFrame)")
+            let frame = try await socket.request([
+                "type": "send", "conversation_id": direct, "client_id": "ws-2", "text": "again", "attachments": [bobs],
+            ])
+            #expect(frame["status"].int == 201, "\(frame)")
+            #expect(frame["result"]["message"]["attachments"][0]["id"].int == bobs)
+            await socket.close()
         }
     }
 }
