@@ -109,3 +109,32 @@ import Testing
         #expect(try await monthLater.pass().recordsWithoutFiles == [kept.id])
     }
 }
+
+@Suite struct WithoutFFmpegTests {
+    /// Without ffprobe and ffmpeg a video is a plain attachment: complete at once, no job, no variants.
+    @Test func aVideoIsAPlainAttachment() async throws {
+        let config = testConfig()
+        defer { try? FileManager.default.removeItem(atPath: config.storage.dataDirectory) }
+        let services = try await ChatServices.make(config: config, logger: Logger(label: "test"))
+        defer { try? services.store.close() }
+        let store = try #require(services.store as? Store)
+        let library = MediaLibrary(
+            disk: services.media.disk, limits: config.media, store: store.media,
+            signer: URLSigner(secret: testSecret), processesVideo: false)
+        let alice = try await store.accounts.createUser(handle: "alice", displayName: "A", passwordHash: nil).id
+        let mp4: [UInt8] = [0, 0, 0, 24] + Array("ftypisom".utf8) + [UInt8](repeating: 0, count: 200)
+        let ticket = try await library.startUpload(
+            owner: alice, size: Int64(mp4.count), filename: "clip.mp4", declaredType: "video/mp4", sha256: nil,
+            now: Clock.nowMillis())
+        let body = AsyncStream<ByteBuffer> { $0.yield(ByteBuffer(bytes: mp4)); $0.finish() }
+        guard case .complete(let media) = try await library.receive(ticket.upload, part: nil, body: body) else {
+            Issue.record("the upload did not complete")
+            return
+        }
+        #expect(media.kind == .video)
+        #expect(media.contentType == "video/mp4")
+        #expect(media.status == .ready)
+        #expect(media.variants.isEmpty)
+        #expect(try await store.jobs.jobs(queue: "media", state: nil, limit: 10).isEmpty)
+    }
+}
