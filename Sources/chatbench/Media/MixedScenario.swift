@@ -21,23 +21,14 @@ struct MixedScenario: AsyncParsableCommand {
     func run() async throws {
         let server = try ChatdProcess()
         defer { server.stop() }
-        var conversations: [Int64] = []
-        let users = try await server.seed(users: connections / 2 * 2) { store, ids in
-            conversations = try await openPairs(store, ids)
-        }
-        try await server.start()
+        let (pool, users, _, connected) = try await startPairs(server, connections: connections, workers: workers)
+        defer { Task { await pool.quit() } }
         let folder = server.root.appendingPathComponent("bench-images")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let photo = folder.appendingPathComponent("photo.jpg")
         try tool("vips", ["gaussnoise", photo.path + "[Q=90]", "4000", "3000", "--mean", "128", "--sigma", "40"])
         let bytes = [UInt8](try Data(contentsOf: photo))
 
-        let pool = try WorkerPool(
-            port: server.port,
-            plans: split(users.indices.map { (users[$0].token, [conversations[$0 / 2]]) }, into: workers),
-            directory: server.root)
-        defer { Task { await pool.quit() } }
-        let connected = try await pool.all(["cmd": "connect", "window": 500]).reduce(0) { $0 + int($1, "connected") }
         print("chatd on port \(server.port); \(connected) clients connected; RSS \(server.rssKB / 1024) MB")
 
         let sampler = PeakSampler(server)

@@ -19,17 +19,8 @@ struct DirectScenario: AsyncParsableCommand {
     func run() async throws {
         let server = try ChatdProcess()
         defer { server.stop() }
-        var conversations: [Int64] = []
-        let users = try await server.seed(users: connections / 2 * 2) { store, ids in
-            conversations = try await openPairs(store, ids)
-        }
-        try await server.start()
-        let pool = try WorkerPool(
-            port: server.port,
-            plans: split(users.indices.map { (users[$0].token, [conversations[$0 / 2]]) }, into: workers),
-            directory: server.root)
+        let (pool, _, conversations, connected) = try await startPairs(server, connections: connections, workers: workers)
         defer { Task { await pool.quit() } }
-        let connected = try await pool.all(["cmd": "connect", "window": 500]).reduce(0) { $0 + int($1, "connected") }
         print("chatd on port \(server.port); \(connected) clients connected in \(conversations.count) conversations")
 
         let steady = try await phase(pool, server, rate: rate, seconds: seconds)

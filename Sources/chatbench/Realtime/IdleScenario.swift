@@ -67,6 +67,24 @@ struct IdleScenario: AsyncParsableCommand {
     }
 }
 
+/// Seeds `connections` users (an even number) in direct conversations of two, starts chatd on them, and connects
+/// every user from `workers` load processes (each to its pair's conversation).
+func startPairs(_ server: ChatdProcess, connections: Int, workers: Int) async throws
+    -> (pool: WorkerPool, users: [SeededUser], conversations: [Int64], connected: Int)
+{
+    var conversations: [Int64] = []
+    let users = try await server.seed(users: connections / 2 * 2) { store, ids in
+        conversations = try await openPairs(store, ids)
+    }
+    try await server.start()
+    let pool = try WorkerPool(
+        port: server.port,
+        plans: split(users.indices.map { (users[$0].token, [conversations[$0 / 2]]) }, into: workers),
+        directory: server.root)
+    let connected = try await pool.all(["cmd": "connect", "window": 500]).reduce(0) { $0 + int($1, "connected") }
+    return (pool, users, conversations, connected)
+}
+
 /// Direct conversations between users 0–1, 2–3, …; returns conversation ids in pair order.
 func openPairs(_ store: Store, _ ids: [Int64]) async throws -> [Int64] {
     try await openDirects(store, (0..<ids.count / 2).map { (ids[2 * $0], ids[2 * $0 + 1]) })
