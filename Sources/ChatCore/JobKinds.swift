@@ -6,7 +6,7 @@ extension Job {
         public static let notifyMessage = "notify.message"
         /// Make the display image, thumbnail and metadata of an upload.
         public static let mediaProcess = "media.process"
-        /// The daily lifecycle pass over media and tombstones.
+        /// The daily lifecycle pass: media, deleted messages' remains, old notifications.
         public static let cleanupDaily = "cleanup.daily"
     }
 
@@ -82,4 +82,6 @@ public protocol NotificationRepository: Sendable {
     func record(_ notifications: [Notification], completing lease: JobLease) async throws -> Int
     /// A user's latest notifications, newest first.
     func notifications(for user: UserID, limit: Int) async throws -> [Notification]
+    /// Deletes notifications recorded before `before`; returns how many.
+    func prune(before: Millis) async throws -> Int
 }

@@ -1,13 +1,12 @@
 import ChatCore
-import ChatJobs
 import Foundation
 import Logging
 
-/// `cleanup.daily`: the media lifecycle. Removes uploads never completed (a day after their URL expired), media no
+/// The media part of `cleanup.daily`: the media lifecycle. Removes uploads never completed (a day after their URL expired), media no
 /// live message has carried for the retention (its messages were deleted, or it was never sent) with its files,
 /// and what remains of deleted messages' text; then reconciles the folder with the store and reports files without
 /// records and records without files. Each step is idempotent, so a pass cut short runs again whole.
-public struct MediaCleanup: JobHandler {
+public struct MediaCleanup: Sendable {
     let library: MediaLibrary
     let store: any MediaRepository
     let logger: Logger
@@ -33,7 +32,8 @@ public struct MediaCleanup: JobHandler {
         public var recordsWithoutFiles: [Int64] = []
     }
 
-    public func run(_ job: LeasedJob) async throws {
+    /// One pass, with what it did and found in the log.
+    public func run() async throws {
         let report = try await pass()
         logger.notice("daily cleanup", metadata: [
             "abandoned_uploads": "\(report.abandonedUploads)", "purged_media": "\(report.purgedMedia)",

@@ -56,7 +56,10 @@ func makeJobRunner(_ services: ChatServices, gateway: RealtimeGateway) -> JobRun
                 maxPixels: services.config.media.maxPixels, displaySize: services.config.media.displaySize,
                 thumbnailSize: services.config.media.thumbnailSize),
             video: services.video, logger: services.logger),
-        Job.Kind.cleanupDaily: MediaCleanup(library: services.media, store: services.mediaStore, logger: services.logger),
+        Job.Kind.cleanupDaily: DailyCleanup(
+            media: MediaCleanup(library: services.media, store: services.mediaStore, logger: services.logger),
+            notifications: services.notifications, retentionDays: services.config.events.retentionDays,
+            logger: services.logger),
     ]
     let schedules = [DailySchedule(name: "cleanup", time: config.cleanupTime, timeZone: zone, job: .dailyCleanup)]
         .compactMap { $0 }

@@ -75,4 +75,11 @@ public struct SQLiteNotifications: NotificationRepository {
             ).map { Notification(userId: $0[0], conversationId: $0[1], messageId: $0[2], title: $0[3], body: $0[4]) }
         }
     }
+
+    public func prune(before: Millis) async throws -> Int {
+        try await database.write { context in
+            try context.db.execute(sql: "DELETE FROM notifications WHERE created_at < ?", arguments: [before])
+            return context.db.changesCount
+        }
+    }
 }
