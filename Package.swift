@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "chatd", targets: ["chatd"]),
         .executable(name: "chatbench", targets: ["chatbench"]),
+        .executable(name: "chatctl", targets: ["chatctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -61,6 +62,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The admin API's paths and bodies, shared by the daemon and chatctl.
+        .target(name: "ChatAdmin", dependencies: ["ChatCore"]),
         // C library calls that Swift's Glibc module leaves out (malloc_trim).
         .target(name: "CChatd"),
         // The WebSocket gateway: sessions as plain NIO handlers, the hub (fan-out, presence, typing).
@@ -97,6 +100,7 @@ let package = Package(
                 "ChatRealtime",
                 "ChatJobs",
                 "ChatMedia",
+                "ChatAdmin",
                 "ChatConfiguration",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -123,6 +127,19 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The operator's tool: the admin socket's client, and the offline commands. It does not link the server.
+        .executableTarget(
+            name: "chatctl",
+            dependencies: [
+                "ChatAdmin",
+                "ChatCore",
+                "ChatConfiguration",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .executableTarget(

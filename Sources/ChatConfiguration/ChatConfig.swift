@@ -1,4 +1,5 @@
 import ChatJobs
+import Foundation
 import ChatMedia
 import ChatRealtime
 import ChatStore
@@ -109,6 +110,14 @@ public struct ChatConfig: Sendable, Equatable {
         public var queues = QueuePolicy.defaults
     }
 
+    /// The admin API `chatctl` talks to.
+    public struct Admin: Sendable, Equatable {
+        public init() {}
+
+        /// Its Unix socket; empty: `<data_dir>/admin.sock` (the Debian package sets /run/chatd/admin.sock).
+        public var socket = ""
+    }
+
     public struct Log: Sendable, Equatable {
         public init() {}
 
@@ -128,12 +137,20 @@ public struct ChatConfig: Sendable, Equatable {
     public var jobs = Jobs()
     /// Uploads, processing and the media lifecycle (`[media]`), as ChatMedia takes them.
     public var media = MediaLimits()
+    public var admin = Admin()
     public var log = Log()
     /// True when no config file was given: loopback, plain HTTP, local data, OTP codes in the log.
     public var isDevelopmentDefault = true
 
     public init() {}
 
+
+    /// Where the admin socket is: `admin.socket`, or `<data_dir>/admin.sock`.
+    public var adminSocketPath: String {
+        admin.socket.isEmpty
+            ? URL(fileURLWithPath: storage.dataDirectory).standardizedFileURL.appendingPathComponent("admin.sock").path
+            : admin.socket
+    }
 
     public var storeLimits: StoreLimits {
         StoreLimits(maxGroupMembers: limits.maxGroupMembers, eventRetentionDays: events.retentionDays)

@@ -141,6 +141,11 @@ public enum ConfigReader {
             problems.append(
                 "\(source): key 'jobs.\(queue).max_backoff_seconds' must be at least 'jobs.\(queue).backoff_seconds'")
         }
+        if config.adminSocketPath.utf8.count > 107 {
+            problems.append(
+                "\(source): the admin socket path '\(config.adminSocketPath)' is longer than a Unix socket allows "
+                    + "(107 bytes): set 'admin.socket' to a shorter path")
+        }
         if config.storage.dataDirectory.isEmpty {
             problems.append("\(source): key 'storage.data_dir' must not be empty")
         }

@@ -30,3 +30,8 @@ public enum Clock {
         Millis((Date().timeIntervalSince1970 * 1000).rounded())
     }
 }
+
+/// The version of chatd, as `chatd --version`, `chatctl version` and the admin API report it.
+public enum ChatdVersion {
+    public static let current = "0.19.0-dev"
+}

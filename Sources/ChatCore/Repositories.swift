@@ -127,4 +127,8 @@ public protocol StoreMaintenance: Sendable {
     /// Frees caches grown with a load.
     func releaseMemory()
     func close() throws
+    /// Messages sent at or after `since` (for `chatctl status`).
+    func messageCount(since: Millis) async throws -> Int64
+    /// The database file and its write-ahead log, in bytes.
+    func fileSizes() -> (database: Int64, wal: Int64)
 }

@@ -81,6 +81,9 @@ public final class RealtimeGateway: Sendable {
     /// Open WebSocket connections, authenticated or not.
     public var openConnections: Int { open.load(ordering: .relaxed) }
 
+    /// Users with at least one authenticated connection.
+    public var usersOnline: Int { hub.usersOnline }
+
     /// The connections of `loop`, created the first time a socket lands on it.
     func connections(on loop: any EventLoop) -> EventLoopConnections {
         loops.withLock { loops in

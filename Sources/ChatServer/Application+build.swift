@@ -24,6 +24,8 @@ public func buildApplication(
     services.accounts.revocations.connect(gateway.revocations)
     let jobs = makeJobRunner(services, gateway: gateway)
     services.store.setJobPublisher(jobs)
+    let admin = AdminServer.make(
+        services: services, gateway: gateway, jobs: jobs, startedAt: Clock.nowMillis(), logger: logger)
     // Services stop in reverse order: the HTTP server (added last by Application), then the gateway, the job
     // runner (after the last request that could enqueue), then the store.
     return Application(
@@ -34,7 +36,7 @@ public func buildApplication(
             // After a restart thousands of clients reconnect at once; a short accept queue would drop their SYNs
             // and cost each a second (the kernel caps it at net.core.somaxconn).
             backlog: 4096),
-        services: [StoreService(store: services.store), jobs, maintenance, RealtimeHousekeeping(gateway: gateway)],
+        services: [StoreService(store: services.store), jobs, maintenance, RealtimeHousekeeping(gateway: gateway), admin],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.server.port
             logger.notice("chatd listening", metadata: ["address": "http://\(config.server.host):\(port)"])

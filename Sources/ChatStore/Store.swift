@@ -1,5 +1,6 @@
 import ChatCore
 import Foundation
+import GRDB
 
 /// chatd's store on SQLite: the database engine and, on it, one repository per aggregate. The wiring opens one and
 /// hands its repositories, as the protocols of `ChatCore`, to the services.
@@ -66,6 +67,37 @@ public final class Store: StoreMaintenance {
 
     public func close() throws {
         try database.close()
+    }
+
+    /// Message ids grow with time (one writer), so the first message at or after `since` is found by bisecting
+    /// ids: a few dozen point reads, whatever the table's size.
+    public func messageCount(since: Millis) async throws -> Int64 {
+        try await database.read { db in
+            guard let last = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM messages") else { return 0 }
+            let firstAtOrAfter = try db.cachedStatement(
+                sql: "SELECT id, created_at FROM messages WHERE id >= ? ORDER BY id LIMIT 1")
+            var low: Int64 = 1
+            var high = last + 1
+            while low < high {
+                let middle = low + (high - low) / 2
+                guard let row = try Row.fetchOne(firstAtOrAfter, arguments: [middle]) else {
+                    high = middle
+                    continue
+                }
+                let at: Millis = row[1]
+                if at >= since { high = middle } else { low = (row[0] as Int64) + 1 }
+            }
+            let first = try Int64.fetchOne(db, sql: "SELECT MIN(id) FROM messages WHERE id >= ?", arguments: [low])
+            guard let first else { return 0 }
+            return try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM messages WHERE id >= ?", arguments: [first]) ?? 0
+        }
+    }
+
+    public func fileSizes() -> (database: Int64, wal: Int64) {
+        func size(_ path: String) -> Int64 {
+            ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+        }
+        return (size(database.path), size(database.path + "-wal"))
     }
 }
 

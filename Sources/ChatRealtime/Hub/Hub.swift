@@ -92,6 +92,10 @@ final class Hub<Connection: HubConnection>: Sendable {
         state.withLock { state in Set(users.filter { state.users[$0] != nil }) }
     }
 
+    var usersOnline: Int {
+        state.withLock { $0.users.count }
+    }
+
     func takeLastSeen() -> [UserID: Millis] {
         state.withLock { $0.takeLastSeen() }
     }

@@ -16,6 +16,8 @@ public final class StoreDatabase: Sendable {
     let pool: DatabasePool
     let writer: GroupCommitWriter
     let checkpointer: Checkpointer
+    /// `directory/chatd.sqlite`.
+    let path: String
 
     /// Opens (creating if needed) `directory/chatd.sqlite` and migrates it. Refuses a database written by a newer
     /// chatd.
@@ -52,6 +54,7 @@ public final class StoreDatabase: Sendable {
         try migrator.migrate(pool)
         try pool.write { db in _ = try SearchTokenizer.keepIndexCurrent(db) }
         checkpointer = try Checkpointer(path: path, configuration: config)
+        self.path = path
         self.pool = pool
         writer = GroupCommitWriter(pool: pool)
     }

@@ -1,0 +1,97 @@
+import ChatCore
+
+/// The admin API between the daemon and `chatctl`: JSON over HTTP on a Unix domain socket (mode 0660, so the file's
+/// permissions are the access control; no admin API listens on TCP). These are its paths and bodies, shared by both
+/// sides so they cannot drift apart.
+public enum AdminAPI {
+    public static let status = "/v1/status"
+    public static let jobs = "/v1/jobs"
+    public static let queues = "/v1/queues"
+
+    public static func job(_ id: Int64) -> String { "/v1/jobs/\(id)" }
+    public static func retryJob(_ id: Int64) -> String { "/v1/jobs/\(id)/retry" }
+    public static let purgeDeadJobs = "/v1/jobs/purge"
+    public static func pause(_ queue: String) -> String { "/v1/queues/\(queue)/pause" }
+    public static func resume(_ queue: String) -> String { "/v1/queues/\(queue)/resume" }
+}
+
+/// `GET /v1/status`: what `chatctl status` shows.
+public struct StatusReport: Codable, Sendable, Equatable {
+    public var version: String
+    public var startedAt: Millis
+    public var uptimeSeconds: Int64
+    public var connections: Int
+    public var usersOnline: Int
+    /// Messages sent since midnight in the configured time zone.
+    public var messagesToday: Int64
+    public var queues: [QueueStatus]
+    public var disk: DiskStatus
+    public var walBytes: Int64
+    public var databaseBytes: Int64
+    /// Things an operator should look at, each with what to do.
+    public var warnings: [String]
+
+    public init(
+        version: String, startedAt: Millis, uptimeSeconds: Int64, connections: Int, usersOnline: Int,
+        messagesToday: Int64, queues: [QueueStatus], disk: DiskStatus, walBytes: Int64, databaseBytes: Int64,
+        warnings: [String]
+    ) {
+        self.version = version
+        self.startedAt = startedAt
+        self.uptimeSeconds = uptimeSeconds
+        self.connections = connections
+        self.usersOnline = usersOnline
+        self.messagesToday = messagesToday
+        self.queues = queues
+        self.disk = disk
+        self.walBytes = walBytes
+        self.databaseBytes = databaseBytes
+        self.warnings = warnings
+    }
+}
+
+/// One job queue's depth and this process's counters.
+public struct QueueStatus: Codable, Sendable, Equatable {
+    public var depth: QueueDepth
+    public var completed: Int
+    public var failedAttempts: Int
+    public var buried: Int
+
+    public init(depth: QueueDepth, completed: Int, failedAttempts: Int, buried: Int) {
+        self.depth = depth
+        self.completed = completed
+        self.failedAttempts = failedAttempts
+        self.buried = buried
+    }
+}
+
+/// The file system that holds the data directory.
+public struct DiskStatus: Codable, Sendable, Equatable {
+    public var path: String
+    public var totalBytes: Int64
+    public var freeBytes: Int64
+
+    public init(path: String, totalBytes: Int64, freeBytes: Int64) {
+        self.path = path
+        self.totalBytes = totalBytes
+        self.freeBytes = freeBytes
+    }
+
+    /// How full it is, 0 to 1.
+    public var usedFraction: Double { totalBytes > 0 ? Double(totalBytes - freeBytes) / Double(totalBytes) : 0 }
+}
+
+/// `POST /v1/jobs/purge`'s answer.
+public struct PurgeResult: Codable, Sendable, Equatable {
+    public var purged: Int
+    public init(purged: Int) { self.purged = purged }
+}
+
+/// The error body the admin API answers with, as the public API does: `{"error":{"code","message"}}`.
+public struct AdminErrorBody: Codable, Sendable {
+    public struct Detail: Codable, Sendable {
+        public var code: String
+        public var message: String
+    }
+    public var error: Detail
+}

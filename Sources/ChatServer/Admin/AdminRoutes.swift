@@ -1,0 +1,145 @@
+import ChatAdmin
+import ChatCore
+import ChatJobs
+import ChatRealtime
+import Foundation
+import Hummingbird
+
+/// The admin API `chatctl` calls, served only on the Unix socket (`AdminServer`): the daemon's status and the job
+/// queue's operations. Its paths and bodies are `ChatAdmin`'s.
+struct AdminRoutes {
+    let services: ChatServices
+    let gateway: RealtimeGateway
+    let jobs: JobRunner
+    let startedAt: Millis
+
+    func register(on router: Router<ChatRequestContext>) {
+        router.get(RouterPath(AdminAPI.status), use: status)
+        router.get(RouterPath(AdminAPI.jobs), use: listJobs)
+        router.get("v1/jobs/{id}", use: showJob)
+        router.post("v1/jobs/{id}/retry", use: retryJob)
+        router.post(RouterPath(AdminAPI.purgeDeadJobs), use: purgeDead)
+        router.get(RouterPath(AdminAPI.queues), use: queues)
+        router.post("v1/queues/{queue}/pause", use: pause)
+        router.post("v1/queues/{queue}/resume", use: resume)
+    }
+
+    @Sendable func status(_ request: Request, context: ChatRequestContext) async throws -> StatusReport {
+        let now = Clock.nowMillis()
+        let queues = try await queueStatus()
+        let sizes = services.store.fileSizes()
+        let disk = DiskStatus.of(services.config.storage.dataDirectory)
+        let today = try await services.store.messageCount(since: startOfToday(now))
+        return StatusReport(
+            version: ChatdVersion.current, startedAt: startedAt, uptimeSeconds: (now - startedAt) / 1000,
+            connections: gateway.openConnections, usersOnline: gateway.usersOnline, messagesToday: today,
+            queues: queues, disk: disk, walBytes: sizes.wal, databaseBytes: sizes.database,
+            warnings: Self.warnings(disk: disk, queues: queues))
+    }
+
+    /// What an operator should look at now, each with what to do about it.
+    static func warnings(disk: DiskStatus, queues: [QueueStatus]) -> [String] {
+        var warnings: [String] = []
+        if disk.usedFraction > 0.8 {
+            warnings.append(
+                "the disk holding \(disk.path) is \(Int(disk.usedFraction * 100)) % full: free space or grow the disk")
+        }
+        for queue in queues where queue.depth.dead > 0 {
+            warnings.append(
+                "\(queue.depth.dead) dead job(s) in queue \(queue.depth.queue): see `chatctl jobs list --state dead`, then retry or purge")
+        }
+        for queue in queues where queue.depth.paused {
+            warnings.append("queue \(queue.depth.queue) is paused: `chatctl jobs resume \(queue.depth.queue)`")
+        }
+        return warnings
+    }
+
+    struct JobsResponse: ResponseEncodable {
+        var jobs: [JobRecord]
+    }
+
+    @Sendable func listJobs(_ request: Request, context: ChatRequestContext) async throws -> JobsResponse {
+        var state: JobState?
+        if let raw = request.uri.queryParameters.get("state") {
+            guard let parsed = JobState(rawValue: raw) else {
+                throw ChatError.invalid("state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            state = parsed
+        }
+        let limit = try Validate.limit(try request.query("limit", as: Int.self), default: 100, max: 10_000)
+        let queue: String? = request.uri.queryParameters.get("queue").map { String($0) }
+        return JobsResponse(jobs: try await jobs.jobs(queue: queue, state: state, limit: limit))
+    }
+
+    struct JobResponse: ResponseEncodable {
+        var job: JobRecord
+    }
+
+    @Sendable func showJob(_ request: Request, context: ChatRequestContext) async throws -> JobResponse {
+        let id = try context.parameters.id("id", "job")
+        guard let job = try await jobs.job(id) else { throw ChatError.notFound("job \(id)") }
+        return JobResponse(job: job)
+    }
+
+    @Sendable func retryJob(_ request: Request, context: ChatRequestContext) async throws -> JobResponse {
+        let id = try context.parameters.id("id", "job")
+        guard try await jobs.retry(id), let job = try await jobs.job(id) else {
+            throw ChatError(.conflict, "job \(id) is not dead (only dead jobs are retried), or does not exist")
+        }
+        return JobResponse(job: job)
+    }
+
+    @Sendable func purgeDead(_ request: Request, context: ChatRequestContext) async throws -> PurgeResult {
+        let queue: String? = request.uri.queryParameters.get("queue").map { String($0) }
+        return PurgeResult(purged: try await jobs.purgeDead(queue: queue))
+    }
+
+    struct QueuesResponse: ResponseEncodable {
+        var queues: [QueueStatus]
+    }
+
+    @Sendable func queues(_ request: Request, context: ChatRequestContext) async throws -> QueuesResponse {
+        QueuesResponse(queues: try await queueStatus())
+    }
+
+    @Sendable func pause(_ request: Request, context: ChatRequestContext) async throws -> QueuesResponse {
+        try await jobs.pause(context.parameters.get("queue") ?? "")
+        return QueuesResponse(queues: try await queueStatus())
+    }
+
+    @Sendable func resume(_ request: Request, context: ChatRequestContext) async throws -> QueuesResponse {
+        try await jobs.resume(context.parameters.get("queue") ?? "")
+        return QueuesResponse(queues: try await queueStatus())
+    }
+
+    private func queueStatus() async throws -> [QueueStatus] {
+        try await jobs.figures().map {
+            QueueStatus(
+                depth: $0.depth, completed: $0.counters.completed, failedAttempts: $0.counters.failedAttempts,
+                buried: $0.counters.buried)
+        }
+    }
+
+    /// Midnight in the configured time zone (`jobs.time_zone`), the start of "today".
+    private func startOfToday(_ now: Millis) -> Millis {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: services.config.jobs.timeZone) ?? .gmt
+        let start = calendar.startOfDay(for: Date(timeIntervalSince1970: Double(now) / 1000))
+        return Millis(start.timeIntervalSince1970 * 1000)
+    }
+}
+
+extension StatusReport: ResponseEncodable {}
+extension PurgeResult: ResponseEncodable {}
+
+extension DiskStatus {
+    /// The file system of `path`, from statvfs.
+    static func of(_ path: String) -> DiskStatus {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return DiskStatus(path: path, totalBytes: 0, freeBytes: 0) }
+        let block = Int64(info.f_frsize)
+        return DiskStatus(
+            path: URL(fileURLWithPath: path).standardizedFileURL.path, totalBytes: Int64(info.f_blocks) * block,
+            freeBytes: Int64(info.f_bavail) * block)
+    }
+}
