@@ -110,6 +110,16 @@ public struct ChatConfig: Sendable, Equatable {
         public var queues = QueuePolicy.defaults
     }
 
+    /// Thresholds an operator is warned by and `/readyz` answers by.
+    public struct Operations: Sendable, Equatable {
+        public init() {}
+
+        /// `chatctl status` and `check` warn when the data's disk is fuller than this.
+        public var diskWarningPercent = 80
+        /// `/readyz` answers 503 when it is fuller than this (writes would soon fail).
+        public var diskFullPercent = 95
+    }
+
     /// The admin API `chatctl` talks to.
     public struct Admin: Sendable, Equatable {
         public init() {}
@@ -138,6 +148,7 @@ public struct ChatConfig: Sendable, Equatable {
     /// Uploads, processing and the media lifecycle (`[media]`), as ChatMedia takes them.
     public var media = MediaLimits()
     public var admin = Admin()
+    public var operations = Operations()
     public var log = Log()
     /// True when no config file was given: loopback, plain HTTP, local data, OTP codes in the log.
     public var isDevelopmentDefault = true

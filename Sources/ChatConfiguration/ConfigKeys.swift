@@ -138,6 +138,8 @@ extension ConfigKey {
         .int("media.deleted_media_days", 1...3650) { $0.media.deletedMediaDays = $1 },
         .int("media.video_tool_seconds", 1...3600) { $0.media.videoToolSeconds = $1 },
         .string("admin.socket") { $0.admin.socket = $1 },
+        .int("operations.disk_warning_percent", 1...100) { $0.operations.diskWarningPercent = $1 },
+        .int("operations.disk_full_percent", 1...100) { $0.operations.diskFullPercent = $1 },
         .string("jobs.time_zone") { $0.jobs.timeZone = $1 },
         .string("jobs.cleanup_time") { $0.jobs.cleanupTime = $1 },
         .choice("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"]) {

@@ -129,6 +129,8 @@ public protocol StoreMaintenance: Sendable {
     func close() throws
     /// Messages sent at or after `since` (for `chatctl status`).
     func messageCount(since: Millis) async throws -> Int64
+    /// Runs an empty write transaction through the writer: it answers when the database takes writes.
+    func probeWrite() async throws
     /// The database file and its write-ahead log, in bytes.
     func fileSizes() -> (database: Int64, wal: Int64)
 }

@@ -81,6 +81,9 @@ public final class RealtimeGateway: Sendable {
     /// Open WebSocket connections, authenticated or not.
     public var openConnections: Int { open.load(ordering: .relaxed) }
 
+    /// Shutting down: no new sockets, the open ones are being closed.
+    public var isDraining: Bool { shuttingDown.load(ordering: .relaxed) }
+
     /// Users with at least one authenticated connection.
     public var usersOnline: Int { hub.usersOnline }
 

@@ -16,10 +16,10 @@ public func buildApplication(
     config: ChatConfig, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     let services = try await ChatServices.make(config: config, logger: logger)
-    let router = makeRouter(services)
     let maintenance = MaintenanceService(store: services.store, log: services.log, logger: logger)
     let gateway = RealtimeGateway(
         backend: RealtimeServices(services: services), limits: config.realtime, logger: logger)
+    let router = makeRouter(services, gateway: gateway)
     services.store.setEventPublisher(gateway.publisher)
     services.accounts.revocations.connect(gateway.revocations)
     let jobs = makeJobRunner(services, gateway: gateway)
@@ -70,7 +70,7 @@ func makeJobRunner(_ services: ChatServices, gateway: RealtimeGateway) -> JobRun
         logger: services.logger)
 }
 
-func makeRouter(_ services: ChatServices) -> Router<ChatRequestContext> {
+func makeRouter(_ services: ChatServices, gateway: RealtimeGateway) -> Router<ChatRequestContext> {
     let router = Router(context: ChatRequestContext.self)
     let routes = RouteTable()
     router.add(middleware: ErrorMiddleware(routes: routes))
@@ -78,6 +78,7 @@ func makeRouter(_ services: ChatServices) -> Router<ChatRequestContext> {
     let authLimiter = RateLimiter(capacity: services.config.limits.authRequestsPerMinute, per: 60)
     AuthRoutes(services: services).register(on: router, limiter: authLimiter, authenticated: authenticated)
     ServerRoutes(services: services).register(on: router)
+    HealthRoutes(services: services, gateway: gateway).register(on: router)
     let api = router.group("v1").add(middleware: authenticated).group(context: AuthenticatedContext.self)
     UserRoutes(services: services).register(on: api)
     ConversationRoutes(services: services).register(on: api)

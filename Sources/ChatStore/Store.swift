@@ -93,6 +93,13 @@ public final class Store: StoreMaintenance {
         }
     }
 
+    public func probeWrite() async throws {
+        try await database.write { context in
+            // A write lock taken and given back: nothing changes, nothing is synced.
+            _ = try Int.fetchOne(context.db, sql: "SELECT 1")
+        }
+    }
+
     public func fileSizes() -> (database: Int64, wal: Int64) {
         func size(_ path: String) -> Int64 {
             ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0

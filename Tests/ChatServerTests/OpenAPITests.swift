@@ -1,3 +1,4 @@
+import ChatRealtime
 import Foundation
 import Logging
 import Testing
@@ -10,7 +11,9 @@ import Testing
         let config = testConfig()
         defer { try? FileManager.default.removeItem(atPath: config.storage.dataDirectory) }
         let services = try await ChatServices.make(config: config, logger: Logger(label: "test"))
-        let router = makeRouter(services)
+        let gateway = RealtimeGateway(
+            backend: RealtimeServices(services: services), limits: config.realtime, logger: Logger(label: "test"))
+        let router = makeRouter(services, gateway: gateway)
         let served = Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" })
         let documented = try Self.documentedRoutes()
         #expect(served.count > 30)

@@ -34,13 +34,13 @@ struct AdminRoutes {
             version: ChatdVersion.current, startedAt: startedAt, uptimeSeconds: (now - startedAt) / 1000,
             connections: gateway.openConnections, usersOnline: gateway.usersOnline, messagesToday: today,
             queues: queues, disk: disk, walBytes: sizes.wal, databaseBytes: sizes.database,
-            warnings: Self.warnings(disk: disk, queues: queues))
+            warnings: Self.warnings(disk: disk, queues: queues, warningPercent: services.config.operations.diskWarningPercent))
     }
 
     /// What an operator should look at now, each with what to do about it.
-    static func warnings(disk: DiskStatus, queues: [QueueStatus]) -> [String] {
+    static func warnings(disk: DiskStatus, queues: [QueueStatus], warningPercent: Int) -> [String] {
         var warnings: [String] = []
-        if disk.usedFraction > 0.8 {
+        if disk.usedFraction * 100 > Double(warningPercent) {
             warnings.append(
                 "the disk holding \(disk.path) is \(Int(disk.usedFraction * 100)) % full: free space or grow the disk")
         }
