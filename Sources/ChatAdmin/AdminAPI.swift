@@ -1,4 +1,5 @@
 import ChatCore
+import Foundation
 
 /// The admin API between the daemon and `chatctl`: JSON over HTTP on a Unix domain socket (mode 0660, so the file's
 /// permissions are the access control; no admin API listens on TCP). These are its paths and bodies, shared by both
@@ -12,6 +13,20 @@ public enum AdminAPI {
     public static func retryJob(_ id: Int64) -> String { "/v1/jobs/\(id)/retry" }
     public static let purgeDeadJobs = "/v1/jobs/purge"
     public static func pause(_ queue: String) -> String { "/v1/queues/\(queue)/pause" }
+    public static let users = "/v1/users"
+    /// A user by id or handle.
+    public static func user(_ reference: String) -> String { "/v1/users/\(escape(reference))" }
+    public static func disable(_ reference: String) -> String { user(reference) + "/disable" }
+    public static func enable(_ reference: String) -> String { user(reference) + "/enable" }
+    public static func sessions(_ reference: String) -> String { user(reference) + "/sessions" }
+    public static func kick(_ reference: String) -> String { user(reference) + "/kick" }
+
+    private static func escape(_ segment: String) -> String {
+        String(segment.unicodeScalars.flatMap { scalar -> [Character] in
+            let ascii = scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-_.".unicodeScalars.contains(scalar))
+            return ascii ? [Character(scalar)] : String(scalar).utf8.flatMap { Array(String(format: "%%%02X", $0)) }
+        })
+    }
     public static func resume(_ queue: String) -> String { "/v1/queues/\(queue)/resume" }
 }
 
@@ -94,4 +109,21 @@ public struct AdminErrorBody: Codable, Sendable {
         public var message: String
     }
     public var error: Detail
+}
+
+/// A user as `chatctl user show` sees them: the account and its sessions.
+public struct UserReport: Codable, Sendable, Equatable {
+    public var account: AccountSummary
+    public var sessions: [SessionSummary]
+
+    public init(account: AccountSummary, sessions: [SessionSummary]) {
+        self.account = account
+        self.sessions = sessions
+    }
+}
+
+/// What disabling or kicking ended.
+public struct SessionsEnded: Codable, Sendable, Equatable {
+    public var endedSessions: Int
+    public init(endedSessions: Int) { self.endedSessions = endedSessions }
 }

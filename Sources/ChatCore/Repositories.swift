@@ -40,6 +40,16 @@ public protocol AccountRepository: Sendable {
     /// Checks a code: a right one is spent, a wrong one counts, the last allowed failure deletes it.
     func checkOneTimeCode(destination: String, codeHash: Data, maxAttempts: Int) async throws -> CodeCheck
 
+    /// Disables (or enables again) an account; disabling revokes every active session of the user, which it returns.
+    func setDisabled(_ disabled: Bool, user: UserID) async throws -> [SessionID]
+    func isDisabled(_ user: UserID) async throws -> Bool
+    /// Revokes every active session of a user; returns them.
+    func revokeAllSessions(of user: UserID, reason: String) async throws -> [SessionID]
+    /// A user's login sessions, newest first.
+    func sessions(of user: UserID) async throws -> [SessionSummary]
+    /// Users for the operator, by id after `after`.
+    func listUsers(after: UserID, limit: Int) async throws -> [AccountSummary]
+
     /// Of `users`, those whose presence `viewer` may see, with their stored last-seen time.
     func presenceVisible(_ users: [UserID], viewer: UserID) async throws -> [PresenceVisibility]
     /// Stores the times users' last device disconnected, in one transaction.

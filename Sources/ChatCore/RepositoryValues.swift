@@ -79,3 +79,31 @@ public struct ConversationPageKey: Sendable, Equatable, LosslessStringConvertibl
 
     public var description: String { "\(lastActivityAt)_\(id)" }
 }
+
+/// A login session as the operator sees it.
+public struct SessionSummary: Sendable, Equatable, Codable {
+    public var id: SessionID
+    public var createdAt: Millis
+    public var revokedAt: Millis?
+    public var revokedReason: String?
+
+    public init(id: SessionID, createdAt: Millis, revokedAt: Millis?, revokedReason: String?) {
+        self.id = id
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+        self.revokedReason = revokedReason
+    }
+}
+
+/// A user as the operator sees it: the profile and the account's state.
+public struct AccountSummary: Sendable, Equatable, Codable {
+    public var user: UserProfile
+    public var disabledAt: Millis?
+    public var activeSessions: Int
+
+    public init(user: UserProfile, disabledAt: Millis?, activeSessions: Int) {
+        self.user = user
+        self.disabledAt = disabledAt
+        self.activeSessions = activeSessions
+    }
+}

@@ -16,7 +16,10 @@ struct Chatctl: AsyncParsableCommand {
             membership of the chatd group is the permission. --json prints what the daemon answered, for scripts.
             """,
         version: ChatdVersion.current,
-        subcommands: [StatusCommand.self, JobsCommand.self, ConfigCommand.self, VersionCommand.self])
+        subcommands: [
+            StatusCommand.self, UserCommand.self, SessionsCommand.self, JobsCommand.self, ConfigCommand.self,
+            VersionCommand.self,
+        ])
 }
 
 /// Where the daemon is: its configuration (for the socket path), or a socket given outright.

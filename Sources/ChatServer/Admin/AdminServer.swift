@@ -16,6 +16,7 @@ enum AdminServer {
         let routes = RouteTable()
         router.add(middleware: ErrorMiddleware(routes: routes))
         AdminRoutes(services: services, gateway: gateway, jobs: jobs, startedAt: startedAt).register(on: router)
+        AdminUserRoutes(services: services).register(on: router)
         routes.load(router.routes)
         let path = services.config.adminSocketPath
         return Application(

@@ -13,6 +13,10 @@ struct Authenticator: Sendable {
             let subject = try await external.verify(token, alg: alg)
             let user = try await store.userForExternalSubject(
                 subject.subject, handle: subject.handle, displayName: subject.displayName)
+            // chatd's own tokens stop with their session; the app's stop here.
+            guard try await !store.isDisabled(user.id) else {
+                throw ChatError(.unauthorized, "this account is disabled")
+            }
             return Identity(userId: user.id, sessionId: nil, expiresAt: subject.expiresAt)
         }
         guard alg == "HS256" else { throw ChatError(.unauthorized, "the access token is not valid") }

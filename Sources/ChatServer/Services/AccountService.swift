@@ -109,6 +109,9 @@ struct AccountService: Sendable {
 
     /// Starts a login session for `user` and returns its first tokens.
     func signIn(_ user: UserProfile) async throws -> TokenResponse {
+        guard try await !store.isDisabled(user.id) else {
+            throw ChatError.forbidden("this account is disabled; its operator can enable it again")
+        }
         let refresh = tokens.newRefreshToken()
         let session = try await store.startSession(
             user: user.id, refreshTokenHash: refresh.hash, expiresAt: tokens.refreshExpiry())
@@ -118,6 +121,29 @@ struct AccountService: Sendable {
     }
 
     /// New tokens for an existing user, for the app's backend.
+    // MARK: Administration (chatctl)
+
+    /// Disables an account: no sign-in and no token accepted from now on, every session revoked and every socket
+    /// of the user closed (4401).
+    func disable(_ user: UserID) async throws -> [SessionID] {
+        let ended = try await store.setDisabled(true, user: user)
+        revocations.revoked(user: user, session: nil, reason: "account disabled")
+        logger.notice("account disabled", metadata: ["user": "\(user)", "sessions_ended": "\(ended.count)"])
+        return ended
+    }
+
+    func enable(_ user: UserID) async throws {
+        _ = try await store.setDisabled(false, user: user)
+        logger.notice("account enabled", metadata: ["user": "\(user)"])
+    }
+
+    /// Signs a user out everywhere: every session revoked (refresh tokens stop working), every socket closed.
+    func kick(_ user: UserID) async throws -> [SessionID] {
+        let ended = try await store.revokeAllSessions(of: user, reason: "signed out by an operator")
+        revocations.revoked(user: user, session: nil, reason: "signed out by an operator")
+        return ended
+    }
+
     func mintTokens(for user: UserID) async throws -> TokenResponse {
         try await signIn(try await store.profile(id: user))
     }

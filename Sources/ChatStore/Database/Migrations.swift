@@ -30,6 +30,10 @@ enum Migrations {
             try db.execute(sql: v4)
             try allowEventTypes(upTo: 15, db)
         }
+        migrator.registerMigration("v5: disabled accounts") { db in
+            // Set by `chatctl user disable`: no sign-in, no token accepted, every session revoked.
+            try db.execute(sql: "ALTER TABLE users ADD COLUMN disabled_at INTEGER")
+        }
         return migrator
     }
 

@@ -82,9 +82,67 @@ extension SQLiteAccounts {
     public func isSessionActive(_ session: SessionID, user: UserID) async throws -> Bool {
         try await database.read { db in
             try Bool.fetchOne(
-                db.cachedStatement(sql: "SELECT revoked_at IS NULL FROM sessions WHERE id = ? AND user_id = ?"),
+                db.cachedStatement(
+                    sql: """
+                        SELECT s.revoked_at IS NULL AND u.disabled_at IS NULL
+                        FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.user_id = ?
+                        """),
                 arguments: [session, user]) ?? false
         }
+    }
+
+    public func setDisabled(_ disabled: Bool, user: UserID) async throws -> [SessionID] {
+        try await database.write { context in
+            let db = context.db
+            guard try db.userExists(user) else { throw ChatError.notFound("user \(user)") }
+            try db.execute(
+                sql: "UPDATE users SET disabled_at = ? WHERE id = ?", arguments: [disabled ? Clock.nowMillis() : nil, user])
+            return disabled ? try Self.revokeAll(db, user: user, reason: "account disabled") : []
+        }
+    }
+
+    public func isDisabled(_ user: UserID) async throws -> Bool {
+        try await database.read { db in
+            try Bool.fetchOne(db, sql: "SELECT disabled_at IS NOT NULL FROM users WHERE id = ?", arguments: [user]) ?? false
+        }
+    }
+
+    public func revokeAllSessions(of user: UserID, reason: String) async throws -> [SessionID] {
+        try await database.write { context in
+            guard try context.db.userExists(user) else { throw ChatError.notFound("user \(user)") }
+            return try Self.revokeAll(context.db, user: user, reason: reason)
+        }
+    }
+
+    public func sessions(of user: UserID) async throws -> [SessionSummary] {
+        try await database.read { db in
+            guard try db.userExists(user) else { throw ChatError.notFound("user \(user)") }
+            return try Row.fetchAll(
+                db,
+                sql: "SELECT id, created_at, revoked_at, revoked_reason FROM sessions WHERE user_id = ? ORDER BY id DESC",
+                arguments: [user]
+            ).map { SessionSummary(id: $0[0], createdAt: $0[1], revokedAt: $0[2], revokedReason: $0[3]) }
+        }
+    }
+
+    public func listUsers(after: UserID, limit: Int) async throws -> [AccountSummary] {
+        try await database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(UserProfile.columns), u.disabled_at,
+                        (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL)
+                    FROM users u WHERE u.id > ? ORDER BY u.id LIMIT ?
+                    """, arguments: [after, limit]
+            ).map { AccountSummary(user: UserProfile(row: $0), disabledAt: $0[5], activeSessions: $0[6]) }
+        }
+    }
+
+    private static func revokeAll(_ db: Database, user: UserID, reason: String) throws -> [SessionID] {
+        let active = try SessionID.fetchAll(
+            db, sql: "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL", arguments: [user])
+        for session in active { try revoke(db, session: session, reason: reason, at: Clock.nowMillis()) }
+        return active
     }
 
     private static func revoke(_ db: Database, session: SessionID, reason: String, at now: Millis) throws {

@@ -1,0 +1,76 @@
+import ChatAdmin
+import ChatCore
+import Foundation
+import Hummingbird
+
+/// The admin API's accounts: list and show users, disable and enable them, list and end their sessions. A user is
+/// named by id or by handle.
+struct AdminUserRoutes {
+    let services: ChatServices
+    private var accounts: AccountService { services.accounts }
+
+    func register(on router: Router<ChatRequestContext>) {
+        router.get(RouterPath(AdminAPI.users), use: list)
+        router.get("v1/users/{user}", use: show)
+        router.post("v1/users/{user}/disable", use: disable)
+        router.post("v1/users/{user}/enable", use: enable)
+        router.get("v1/users/{user}/sessions", use: sessions)
+        router.post("v1/users/{user}/kick", use: kick)
+    }
+
+    struct UsersResponse: ResponseEncodable {
+        var users: [AccountSummary]
+    }
+
+    @Sendable func list(_ request: Request, context: ChatRequestContext) async throws -> UsersResponse {
+        let limit = try Validate.limit(try request.query("limit", as: Int.self), default: 100, max: 10_000)
+        let after = try request.query("after", as: UserID.self) ?? 0
+        return UsersResponse(users: try await accounts.store.listUsers(after: after, limit: limit))
+    }
+
+    @Sendable func show(_ request: Request, context: ChatRequestContext) async throws -> UserReport {
+        let user = try await resolve(context)
+        return try await report(user)
+    }
+
+    @Sendable func disable(_ request: Request, context: ChatRequestContext) async throws -> SessionsEnded {
+        SessionsEnded(endedSessions: try await accounts.disable(try await resolve(context)).count)
+    }
+
+    @Sendable func enable(_ request: Request, context: ChatRequestContext) async throws -> UserReport {
+        let user = try await resolve(context)
+        try await accounts.enable(user)
+        return try await report(user)
+    }
+
+    struct SessionsResponse: ResponseEncodable {
+        var sessions: [SessionSummary]
+    }
+
+    @Sendable func sessions(_ request: Request, context: ChatRequestContext) async throws -> SessionsResponse {
+        SessionsResponse(sessions: try await accounts.store.sessions(of: try await resolve(context)))
+    }
+
+    @Sendable func kick(_ request: Request, context: ChatRequestContext) async throws -> SessionsEnded {
+        SessionsEnded(endedSessions: try await accounts.kick(try await resolve(context)).count)
+    }
+
+    /// The user a path names: digits are an id, anything else a handle.
+    private func resolve(_ context: ChatRequestContext) async throws -> UserID {
+        let reference = context.parameters.get("user") ?? ""
+        if reference.isDecimalDigits, let id = UserID(reference) {
+            return try await accounts.store.profile(id: id).id
+        }
+        let handle = reference.removingPercentEncoding ?? reference
+        return try await accounts.store.profile(handle: handle.hasPrefix("@") ? String(handle.dropFirst()) : handle).id
+    }
+
+    private func report(_ user: UserID) async throws -> UserReport {
+        guard let account = try await accounts.store.listUsers(after: user - 1, limit: 1).first, account.user.id == user
+        else { throw ChatError.notFound("user \(user)") }
+        return UserReport(account: account, sessions: try await accounts.store.sessions(of: user))
+    }
+}
+
+extension UserReport: ResponseEncodable {}
+extension SessionsEnded: ResponseEncodable {}
