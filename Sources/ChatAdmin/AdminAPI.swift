@@ -20,6 +20,7 @@ public enum AdminAPI {
     public static func enable(_ reference: String) -> String { user(reference) + "/enable" }
     public static func sessions(_ reference: String) -> String { user(reference) + "/sessions" }
     public static func kick(_ reference: String) -> String { user(reference) + "/kick" }
+    public static func password(_ reference: String) -> String { user(reference) + "/password" }
 
     private static func escape(_ segment: String) -> String {
         String(segment.unicodeScalars.flatMap { scalar -> [Character] in

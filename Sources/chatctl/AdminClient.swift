@@ -36,8 +36,8 @@ struct AdminClient {
         try await call(.GET, path, as: type)
     }
 
-    func post<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
-        try await call(.POST, path, as: type)
+    func post<T: Decodable>(_ path: String, json: [String: Any]? = nil, as type: T.Type) async throws -> T {
+        try await call(.POST, path, json: json, as: type)
     }
 
     /// Connects once with plain POSIX calls: a missing socket or a refused connection is known at once (the HTTP
@@ -69,13 +69,19 @@ struct AdminClient {
 
     private var path: String { socket }
 
-    private func call<T: Decodable>(_ method: HTTPMethod, _ path: String, as type: T.Type) async throws -> T {
+    private func call<T: Decodable>(_ method: HTTPMethod, _ path: String, json: [String: Any]? = nil, as type: T.Type)
+        async throws -> T
+    {
         try probe()
         guard let url = URL(httpURLWithSocketPath: socket, uri: path) else {
             throw Unreachable(socket: socket, reason: "the path cannot be a socket address")
         }
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = method
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+        }
         let response: HTTPClientResponse
         do {
             response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))

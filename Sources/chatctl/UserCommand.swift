@@ -5,8 +5,52 @@ import Foundation
 
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "Accounts: list, show, disable, enable.",
-        subcommands: [List.self, Show.self, Disable.self, Enable.self], defaultSubcommand: List.self)
+        commandName: "user", abstract: "Accounts: add, list, show, set a password, disable, enable.",
+        subcommands: [Add.self, List.self, Show.self, Passwd.self, Disable.self, Enable.self], defaultSubcommand: List.self)
+
+    /// A password read from standard input (its first line), so it never shows in a process list or a history.
+    static func readPassword() throws -> String {
+        guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+            throw ValidationError("give the password on standard input, e.g. `printf '%s\\n' \"$PASSWORD\" | chatctl …`")
+        }
+        return line
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a user; with --password-stdin, with the password read from standard input.")
+        @OptionGroup var daemon: DaemonOptions
+        @Argument(help: "The handle.") var handle: String
+        @Option(help: "The display name (default: the handle).") var name: String?
+        @Flag(help: "Read a password from standard input.") var passwordStdin = false
+
+        func run() async throws {
+            var body: [String: Any] = ["handle": handle]
+            if let name { body["display_name"] = name }
+            if passwordStdin { body["password"] = try UserCommand.readPassword() }
+            try await chatctl.run {
+                let report = try await daemon.client().post(AdminAPI.users, json: body, as: UserReport.self)
+                if daemon.json { return Output.json(report) }
+                print("created user \(report.account.user.id) @\(handle)")
+            }
+        }
+    }
+
+    struct Passwd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set a user's password (read from standard input); every session of theirs ends.")
+        @OptionGroup var daemon: DaemonOptions
+        @Argument(help: "The user's id or handle.") var user: String
+
+        func run() async throws {
+            let password = try UserCommand.readPassword()
+            try await chatctl.run {
+                let body = try await daemon.client().post(AdminAPI.password(user), json: ["password": password], as: SessionsEnded.self)
+                if daemon.json { return Output.json(body) }
+                print("password set for \(user); \(body.endedSessions) session(s) ended")
+            }
+        }
+    }
 
     struct UsersBody: Codable { var users: [AccountSummary] }
 

@@ -11,6 +11,8 @@ struct AdminUserRoutes {
 
     func register(on router: Router<ChatRequestContext>) {
         router.get(RouterPath(AdminAPI.users), use: list)
+        router.post(RouterPath(AdminAPI.users), use: add)
+        router.post("v1/users/{user}/password", use: setPassword)
         router.get("v1/users/{user}", use: show)
         router.post("v1/users/{user}/disable", use: disable)
         router.post("v1/users/{user}/enable", use: enable)
@@ -26,6 +28,29 @@ struct AdminUserRoutes {
         let limit = try Validate.limit(try request.query("limit", as: Int.self), default: 100, max: 10_000)
         let after = try request.query("after", as: UserID.self) ?? 0
         return UsersResponse(users: try await accounts.store.listUsers(after: after, limit: limit))
+    }
+
+    struct NewUser: Decodable {
+        var handle: String
+        var displayName: String?
+        var password: String?
+    }
+
+    @Sendable func add(_ request: Request, context: ChatRequestContext) async throws -> EditedResponse<UserReport> {
+        let body = try await request.decodeJSON(NewUser.self, limit: services.maxBody)
+        let user = try await accounts.create(handle: body.handle, displayName: body.displayName, password: body.password)
+        return EditedResponse(status: .created, response: try await report(user.id))
+    }
+
+    struct NewPassword: Decodable {
+        var password: String
+    }
+
+    /// An operator sets a password (a user locked out of theirs): every session ends, every socket closes.
+    @Sendable func setPassword(_ request: Request, context: ChatRequestContext) async throws -> SessionsEnded {
+        let user = try await resolve(context)
+        let body = try await request.decodeJSON(NewPassword.self, limit: services.maxBody)
+        return SessionsEnded(endedSessions: try await accounts.setPassword(user, to: body.password).count)
     }
 
     @Sendable func show(_ request: Request, context: ChatRequestContext) async throws -> UserReport {

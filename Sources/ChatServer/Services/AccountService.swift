@@ -137,6 +137,16 @@ struct AccountService: Sendable {
         logger.notice("account enabled", metadata: ["user": "\(user)"])
     }
 
+    /// Sets a user's password for them; every session ends and every socket closes (whoever held the old one is
+    /// out).
+    func setPassword(_ user: UserID, to password: String) async throws -> [SessionID] {
+        let hash = try await passwords.hash(try Validate.password(password))
+        let ended = try await store.changePassword(user: user, to: hash, keeping: nil)
+        revocations.revoked(user: user, session: nil, reason: "password changed")
+        logger.notice("password set by an operator", metadata: ["user": "\(user)", "sessions_ended": "\(ended.count)"])
+        return ended
+    }
+
     /// Signs a user out everywhere: every session revoked (refresh tokens stop working), every socket closed.
     func kick(_ user: UserID) async throws -> [SessionID] {
         let ended = try await store.revokeAllSessions(of: user, reason: "signed out by an operator")

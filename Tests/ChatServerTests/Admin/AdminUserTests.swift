@@ -48,6 +48,24 @@ import Testing
             #expect(sessions.json["sessions"][0]["revoked_reason"].string == "signed out by an operator")
             #expect(try await api.call(.post, "/v1/auth/login", json: ["handle": "alice", "password": "correct horse"]).status == 200)
 
+            // An operator creates a user, then sets a password for one who lost theirs (their sessions end).
+            let added = try await ChatctlTests.chatctl(
+                ["user", "add", "carol", "--name", "Carol", "--password-stdin", "--json", "--socket", socket],
+                input: "first password\n")
+            #expect(added.status == 0, "\(added.stderr)")
+            #expect(added.json["account"]["user"]["display_name"].string == "Carol")
+            let carol = try await api.call(.post, "/v1/auth/login", json: ["handle": "carol", "password": "first password"])
+            #expect(carol.status == 200)
+            let passwd = try await ChatctlTests.chatctl(
+                ["user", "passwd", "carol", "--json", "--socket", socket], input: "second password\n")
+            #expect(passwd.json["ended_sessions"].int == 1)
+            #expect(try await api.call(.post, "/v1/auth/login", json: ["handle": "carol", "password": "first password"]).status == 401)
+            #expect(try await api.call(.post, "/v1/auth/login", json: ["handle": "carol", "password": "second password"]).status == 200)
+            let taken = try await ChatctlTests.chatctl(["user", "add", "carol", "--socket", socket])
+            #expect(taken.status == 1 && taken.stderr.contains("handle_taken"))
+            let short = try await ChatctlTests.chatctl(["user", "passwd", "carol", "--socket", socket], input: "short\n")
+            #expect(short.status == 1 && short.stderr.contains("invalid_request"))
+
             let nobody = try await ChatctlTests.chatctl(["user", "disable", "nobody", "--socket", socket])
             #expect(nobody.status == 1)
             #expect(nobody.stderr.contains("not_found"))

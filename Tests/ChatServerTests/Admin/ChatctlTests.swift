@@ -20,15 +20,17 @@ import Testing
 
     /// Runs chatctl on a dispatch thread: waiting for a child process blocks, and a blocked cooperative thread on two
     /// cores would starve the in-process daemon it is talking to.
-    static func chatctl(_ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
+    static func chatctl(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) async throws
+        -> Run
+    {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result { try runBlocking(arguments, environment: environment) })
+                continuation.resume(with: Result { try runBlocking(arguments, input: input, environment: environment) })
             }
         }
     }
 
-    private static func runBlocking(_ arguments: [String], environment: [String: String]) throws -> Run {
+    private static func runBlocking(_ arguments: [String], input: String?, environment: [String: String]) throws -> Run {
         do {
             let process = Process()
             process.executableURL = executable
@@ -39,7 +41,11 @@ import Testing
             let err = Pipe()
             process.standardOutput = out
             process.standardError = err
+            let stdin = Pipe()
+            process.standardInput = stdin
             try process.run()
+            if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+            try stdin.fileHandleForWriting.close()
             let stdout = out.fileHandleForReading.readDataToEndOfFile()
             let stderr = err.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
