@@ -13,6 +13,11 @@ public enum AdminAPI {
     public static func retryJob(_ id: Int64) -> String { "/v1/jobs/\(id)/retry" }
     public static let purgeDeadJobs = "/v1/jobs/purge"
     public static func pause(_ queue: String) -> String { "/v1/queues/\(queue)/pause" }
+    public static let conversations = "/v1/conversations"
+    public static func conversation(_ id: Int64) -> String { "/v1/conversations/\(id)" }
+    public static func deleteMessage(_ conversation: Int64, _ seq: Int64) -> String {
+        "/v1/conversations/\(conversation)/messages/\(seq)/delete"
+    }
     public static let users = "/v1/users"
     /// A user by id or handle.
     public static func user(_ reference: String) -> String { "/v1/users/\(escape(reference))" }
@@ -127,4 +132,15 @@ public struct UserReport: Codable, Sendable, Equatable {
 public struct SessionsEnded: Codable, Sendable, Equatable {
     public var endedSessions: Int
     public init(endedSessions: Int) { self.endedSessions = endedSessions }
+}
+
+/// `chatctl conversation show`: a conversation and its members.
+public struct ConversationReport: Codable, Sendable, Equatable {
+    public var conversation: ConversationSummary
+    public var members: [Member]
+
+    public init(conversation: ConversationSummary, members: [Member]) {
+        self.conversation = conversation
+        self.members = members
+    }
 }

@@ -73,6 +73,11 @@ public protocol ConversationRepository: Sendable {
     func changeRole(of target: UserID, to role: MemberRole, conversation: ConversationID, actor: UserID) async throws
         -> [Member]
     func setMuted(_ muted: Bool, conversation: ConversationID, user: UserID) async throws -> ConversationView
+    /// Conversations for the operator, by id after `after` (with `member`: only theirs).
+    func allConversations(after: ConversationID, member: UserID?, limit: Int) async throws -> [ConversationSummary]
+    /// One conversation and its members, for the operator.
+    func inspect(_ id: ConversationID) async throws -> (ConversationSummary, [Member])
+
     /// The conversations `user` is a member of, and the head cursor of the same snapshot.
     func memberships(of user: UserID) async throws -> (conversations: [ConversationID], head: EventCursor)
 }
@@ -89,6 +94,8 @@ public protocol MessageRepository: Sendable {
         -> HistoryPage
     func editMessage(conversation: ConversationID, seq: Seq, text: String, editor: UserID) async throws -> Message
     func deleteMessage(conversation: ConversationID, seq: Seq, actor: UserID) async throws -> Message
+    /// Deletes a message as the operator (moderation): a tombstone like any delete, whoever sent it.
+    func moderateDelete(conversation: ConversationID, seq: Seq) async throws -> Message
     func react(_ emoji: String, add: Bool, conversation: ConversationID, seq: Seq, user: UserID) async throws -> Message
     /// Moves a read (or delivered) position forward; returns the member's positions after the change.
     func markReceipt(_ receipt: Receipt, upTo seq: Seq, conversation: ConversationID, user: UserID) async throws

@@ -107,3 +107,27 @@ public struct AccountSummary: Sendable, Equatable, Codable {
         self.activeSessions = activeSessions
     }
 }
+
+/// A conversation as the operator sees it (no member's point of view).
+public struct ConversationSummary: Sendable, Equatable, Codable {
+    public var id: ConversationID
+    public var kind: ConversationKind
+    public var title: String?
+    public var createdAt: Millis
+    public var lastSeq: Seq
+    public var lastActivityAt: Millis
+    public var memberCount: Int
+
+    public init(
+        id: ConversationID, kind: ConversationKind, title: String?, createdAt: Millis, lastSeq: Seq,
+        lastActivityAt: Millis, memberCount: Int
+    ) {
+        self.id = id
+        self.kind = kind
+        self.title = title
+        self.createdAt = createdAt
+        self.lastSeq = lastSeq
+        self.lastActivityAt = lastActivityAt
+        self.memberCount = memberCount
+    }
+}

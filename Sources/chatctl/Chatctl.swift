@@ -17,7 +17,8 @@ struct Chatctl: AsyncParsableCommand {
             """,
         version: ChatdVersion.current,
         subcommands: [
-            StatusCommand.self, UserCommand.self, SessionsCommand.self, JobsCommand.self, ConfigCommand.self,
+            StatusCommand.self, UserCommand.self, SessionsCommand.self, ConversationCommand.self, MessageCommand.self,
+            JobsCommand.self, ConfigCommand.self,
             VersionCommand.self,
         ])
 }

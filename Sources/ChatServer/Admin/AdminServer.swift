@@ -17,6 +17,7 @@ enum AdminServer {
         router.add(middleware: ErrorMiddleware(routes: routes))
         AdminRoutes(services: services, gateway: gateway, jobs: jobs, startedAt: startedAt).register(on: router)
         AdminUserRoutes(services: services).register(on: router)
+        AdminModerationRoutes(services: services).register(on: router)
         routes.load(router.routes)
         let path = services.config.adminSocketPath
         return Application(

@@ -88,12 +88,57 @@ extension SQLiteConversations {
                     FROM members mb JOIN users u ON u.id = mb.user_id
                     WHERE mb.conversation_id = ? ORDER BY mb.joined_at, mb.user_id
                     """, arguments: [conversation]
-            ).map { row in
-                Member(
-                    userId: row[0], handle: row[1], displayName: row[2], role: MemberRole(rawValue: row[3]) ?? .member,
-                    joinedAt: row[4], lastReadSeq: row[5], lastDeliveredSeq: row[6])
-            }
+            ).map(Self.member)
         }
+    }
+
+    public func allConversations(after: ConversationID, member: UserID?, limit: Int) async throws
+        -> [ConversationSummary]
+    {
+        try await database.read { db in
+            var sql = "SELECT \(Self.summaryColumns) FROM conversations c WHERE c.id > ?"
+            var arguments: StatementArguments = [after]
+            if let member {
+                sql += " AND EXISTS (SELECT 1 FROM members WHERE conversation_id = c.id AND user_id = ?)"
+                arguments += [member]
+            }
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql + " ORDER BY c.id LIMIT ?", arguments: arguments).map(Self.summary)
+        }
+    }
+
+    public func inspect(_ id: ConversationID) async throws -> (ConversationSummary, [Member]) {
+        try await database.read { db in
+            guard
+                let summary = try Row.fetchOne(
+                    db, sql: "SELECT \(Self.summaryColumns) FROM conversations c WHERE c.id = ?", arguments: [id]
+                ).map(Self.summary)
+            else { throw ChatError.notFound("conversation \(id)") }
+            let members = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT mb.user_id, u.handle, u.display_name, mb.role, mb.joined_at, mb.last_read_seq,
+                           mb.last_delivered_seq
+                    FROM members mb JOIN users u ON u.id = mb.user_id
+                    WHERE mb.conversation_id = ? ORDER BY mb.joined_at, mb.user_id
+                    """, arguments: [id]
+            ).map(Self.member)
+            return (summary, members)
+        }
+    }
+
+    static let summaryColumns = "c.id, c.kind, c.title, c.created_at, c.last_seq, c.last_activity_at, c.member_count"
+
+    static func summary(_ row: Row) -> ConversationSummary {
+        ConversationSummary(
+            id: row[0], kind: ConversationKind(rawValue: row[1]) ?? .group, title: row[2], createdAt: row[3],
+            lastSeq: row[4], lastActivityAt: row[5], memberCount: row[6])
+    }
+
+    static func member(_ row: Row) -> Member {
+        Member(
+            userId: row[0], handle: row[1], displayName: row[2], role: MemberRole(rawValue: row[3]) ?? .member,
+            joinedAt: row[4], lastReadSeq: row[5], lastDeliveredSeq: row[6])
     }
 
     /// Renames a group. Admins and the owner only.

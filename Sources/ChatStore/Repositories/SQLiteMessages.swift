@@ -150,26 +150,40 @@ extension SQLiteMessages {
         try await database.write { context in
             let db = context.db
             let role = try Membership.require(db, conversation: conversation, user: actor).role
-            var message = try Self.requireMessage(db, conversation: conversation, seq: seq)
+            let message = try Self.requireMessage(db, conversation: conversation, seq: seq)
             guard message.senderId == actor || role.canManage else {
                 throw ChatError.forbidden("only the sender or an admin deletes a message")
             }
-            guard message.deletedAt == nil else { return message }
-            let now = Clock.nowMillis()
-            try db.execute(
-                sql: "UPDATE messages SET body = NULL, attachments = NULL, deleted_at = ? WHERE id = ?",
-                arguments: [now, message.id])
-            try SearchIndex.replace(db, id: message.id, old: message.text, new: nil)
-            try SQLiteMedia.messageDeleted(db, message: message.id, at: now)
-            message.attachments = nil
-            try db.execute(sql: "DELETE FROM reactions WHERE message_id = ?", arguments: [message.id])
-            message.text = nil
-            message.deletedAt = now
-            try context.append(
-                .messageDeleted, conversationId: conversation, messageId: message.id, storedData: nil,
-                wireData: MessageData.json(message), at: now)
-            return message
+            return try Self.tombstone(context, message)
         }
+    }
+
+    public func moderateDelete(conversation: ConversationID, seq: Seq) async throws -> Message {
+        try await database.write { context in
+            try Self.tombstone(context, try Self.requireMessage(context.db, conversation: conversation, seq: seq))
+        }
+    }
+
+    /// Makes a message a tombstone (text, attachments and reactions gone, seq kept) and appends `message.deleted`.
+    static func tombstone(_ context: WriteContext, _ original: Message) throws -> Message {
+        let db = context.db
+        var message = original
+        guard message.deletedAt == nil else { return message }
+        let now = Clock.nowMillis()
+        try db.execute(
+            sql: "UPDATE messages SET body = NULL, attachments = NULL, deleted_at = ? WHERE id = ?",
+            arguments: [now, message.id])
+        try SearchIndex.replace(db, id: message.id, old: message.text, new: nil)
+        try SQLiteMedia.messageDeleted(db, message: message.id, at: now)
+        message.attachments = nil
+        try db.execute(sql: "DELETE FROM reactions WHERE message_id = ?", arguments: [message.id])
+        message.text = nil
+        message.deletedAt = now
+        message.reactions = []
+        try context.append(
+            .messageDeleted, conversationId: message.conversationId, messageId: message.id, storedData: nil,
+            wireData: MessageData.json(message), at: now)
+        return message
     }
 
     /// Adds (or with `add == false` removes) `user`'s reaction. Repeating either changes nothing.
