@@ -18,6 +18,8 @@ public enum AdminAPI {
     public static func deleteMessage(_ conversation: Int64, _ seq: Int64) -> String {
         "/v1/conversations/\(conversation)/messages/\(seq)/delete"
     }
+    public static let mediaStats = "/v1/media/stats"
+    public static let mediaGC = "/v1/media/gc"
     public static let users = "/v1/users"
     /// A user by id or handle.
     public static func user(_ reference: String) -> String { "/v1/users/\(escape(reference))" }
@@ -142,5 +144,40 @@ public struct ConversationReport: Codable, Sendable, Equatable {
     public init(conversation: ConversationSummary, members: [Member]) {
         self.conversation = conversation
         self.members = members
+    }
+}
+
+/// `chatctl media stats`: media by kind and status, and the folder's size on disk.
+public struct MediaReport: Codable, Sendable, Equatable {
+    public var kinds: [MediaStatistic]
+    public var folderBytes: Int64
+    public var diskFreeBytes: Int64
+
+    public init(kinds: [MediaStatistic], folderBytes: Int64, diskFreeBytes: Int64) {
+        self.kinds = kinds
+        self.folderBytes = folderBytes
+        self.diskFreeBytes = diskFreeBytes
+    }
+}
+
+/// `chatctl media gc`: what a cleanup pass did and found.
+public struct CleanupReport: Codable, Sendable, Equatable {
+    public var abandonedUploads: Int
+    public var purgedMedia: Int
+    public var purgedTexts: Int
+    public var staleWorkingFiles: Int
+    public var filesWithoutRecords: [String]
+    public var recordsWithoutFiles: [Int64]
+
+    public init(
+        abandonedUploads: Int, purgedMedia: Int, purgedTexts: Int, staleWorkingFiles: Int,
+        filesWithoutRecords: [String], recordsWithoutFiles: [Int64]
+    ) {
+        self.abandonedUploads = abandonedUploads
+        self.purgedMedia = purgedMedia
+        self.purgedTexts = purgedTexts
+        self.staleWorkingFiles = staleWorkingFiles
+        self.filesWithoutRecords = filesWithoutRecords
+        self.recordsWithoutFiles = recordsWithoutFiles
     }
 }

@@ -168,7 +168,24 @@ public protocol MediaRepository: Sendable {
     func deleteMedia(_ ids: [Int64]) async throws -> [StoredMedia]
     /// Every media row's id, owner and variant types, for reconciling the folder with the store.
     func allMedia() async throws -> [StoredMedia]
+    /// Media counted by kind and status, with their bytes (originals as uploaded).
+    func statistics() async throws -> [MediaStatistic]
     /// Deletes what remains of the text of messages deleted before `before` (their notifications); returns how
     /// many rows.
     func purgeDeletedMessageText(before: Millis) async throws -> Int
+}
+
+/// How much media of one kind and status there is.
+public struct MediaStatistic: Sendable, Equatable, Codable {
+    public var kind: MediaKind
+    public var status: MediaStatus
+    public var count: Int
+    public var bytes: Int64
+
+    public init(kind: MediaKind, status: MediaStatus, count: Int, bytes: Int64) {
+        self.kind = kind
+        self.status = status
+        self.count = count
+        self.bytes = bytes
+    }
 }

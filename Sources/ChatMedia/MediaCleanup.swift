@@ -21,6 +21,8 @@ public struct MediaCleanup: Sendable {
 
     /// What one pass did and found.
     public struct Report: Sendable, Equatable, Codable {
+        public init() {}
+
         public var abandonedUploads = 0
         public var purgedMedia = 0
         public var purgedTexts = 0

@@ -18,6 +18,7 @@ enum AdminServer {
         AdminRoutes(services: services, gateway: gateway, jobs: jobs, startedAt: startedAt).register(on: router)
         AdminUserRoutes(services: services).register(on: router)
         AdminModerationRoutes(services: services).register(on: router)
+        AdminMediaRoutes(services: services).register(on: router)
         routes.load(router.routes)
         let path = services.config.adminSocketPath
         return Application(

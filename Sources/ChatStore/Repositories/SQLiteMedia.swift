@@ -230,6 +230,18 @@ public struct SQLiteMedia: MediaRepository {
         }
     }
 
+    public func statistics() async throws -> [MediaStatistic] {
+        try await database.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT kind, status, COUNT(*), SUM(size) FROM media GROUP BY kind, status ORDER BY kind, status"
+            ).map {
+                MediaStatistic(
+                    kind: MediaKind(rawValue: $0[0]) ?? .file, status: MediaStatus(rawValue: $0[1]) ?? .failed,
+                    count: $0[2], bytes: $0[3] ?? 0)
+            }
+        }
+    }
+
     public func purgeDeletedMessageText(before: Millis) async throws -> Int {
         try await database.write { context in
             try context.db.execute(
