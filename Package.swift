@@ -136,6 +136,8 @@ let package = Package(
                 "ChatAdmin",
                 "ChatCore",
                 "ChatConfiguration",
+                "ChatStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

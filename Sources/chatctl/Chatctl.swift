@@ -17,7 +17,7 @@ struct Chatctl: AsyncParsableCommand {
             """,
         version: ChatdVersion.current,
         subcommands: [
-            StatusCommand.self, UserCommand.self, SessionsCommand.self, ConversationCommand.self, MessageCommand.self,
+            StatusCommand.self, CheckCommand.self, UserCommand.self, SessionsCommand.self, ConversationCommand.self, MessageCommand.self,
             JobsCommand.self, MediaCommand.self, ConfigCommand.self,
             VersionCommand.self,
         ])

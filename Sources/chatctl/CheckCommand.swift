@@ -1,0 +1,138 @@
+import ArgumentParser
+import ChatAdmin
+import ChatConfiguration
+import ChatStore
+import Foundation
+import GRDB
+
+/// `chatctl check`: a doctor in the spirit of `prosodyctl check`. Each finding says what is wrong and what to do;
+/// exit 1 when any is a problem. Works with or without a running daemon (what needs one says so).
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check", abstract: "Look for problems in the configuration, the data, the disk and the daemon.")
+
+    @OptionGroup var daemon: DaemonOptions
+
+    struct Finding: Codable {
+        enum Level: String, Codable { case ok, warning, problem }
+        var check: String
+        var level: Level
+        var detail: String
+        /// What to do about it (empty when fine).
+        var fix: String
+    }
+
+    struct Report: Codable {
+        var findings: [Finding]
+        var problems: Int
+        var warnings: Int
+    }
+
+    func run() async throws {
+        var findings: [Finding] = []
+        func add(_ check: String, _ level: Finding.Level, _ detail: String, fix: String = "") {
+            findings.append(Finding(check: check, level: level, detail: detail, fix: fix))
+        }
+        let config: ChatConfig
+        do {
+            config = try ConfigReader.load(file: daemon.configFile)
+            add("configuration", .ok, daemon.configFile.map { "\($0) is valid" } ?? "no file: the development default")
+        } catch let error as ConfigError {
+            add("configuration", .problem, "\(error)", fix: "correct the keys named above (etc/chatd.toml documents each)")
+            return try finish(findings)
+        }
+        checkDataDirectory(config, add)
+        checkDatabase(config, add)
+        checkTools(add)
+        await checkDaemon(config, add)
+        try finish(findings)
+    }
+
+    private func checkDataDirectory(_ config: ChatConfig, _ add: (String, Finding.Level, String, String) -> Void) {
+        let path = config.storage.dataDirectory
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else {
+            return add("data directory", .problem, "\(path) does not exist", "create it, owned by the chatd user")
+        }
+        if !FileManager.default.isWritableFile(atPath: path) {
+            add("data directory", .warning, "\(path) is not writable by this user", "run chatctl as root or chatd")
+        }
+        var info = statvfs()
+        guard statvfs(path, &info) == 0, info.f_blocks > 0 else { return }
+        let used = 1 - Double(info.f_bavail) / Double(info.f_blocks)
+        let percent = Int(used * 100)
+        if percent >= config.operations.diskFullPercent {
+            add("disk", .problem, "the disk holding \(path) is \(percent) % full; /readyz answers 503",
+                "free space or grow the disk now: writes fail when it is full")
+        } else if percent >= config.operations.diskWarningPercent {
+            add("disk", .warning, "the disk holding \(path) is \(percent) % full", "free space or grow the disk")
+        } else {
+            add("disk", .ok, "\(percent) % used", "")
+        }
+    }
+
+    private func checkDatabase(_ config: ChatConfig, _ add: (String, Finding.Level, String, String) -> Void) {
+        let path = URL(fileURLWithPath: config.storage.dataDirectory).appendingPathComponent("db/chatd.sqlite").path
+        guard FileManager.default.fileExists(atPath: path) else {
+            return add("database", .ok, "none yet (chatd creates it at its first start)", "")
+        }
+        do {
+            var configuration = Configuration()
+            configuration.readonly = true
+            configuration.prepareDatabase { StoreDatabase.prepareConnection($0) }
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            let answer = try queue.read { try String.fetchAll($0, sql: "PRAGMA quick_check") }
+            if answer == ["ok"] {
+                add("database", .ok, "\(path) passes SQLite's quick_check", "")
+            } else {
+                add("database", .problem, "\(path) is damaged: \(answer.prefix(3).joined(separator: "; "))",
+                    "stop chatd and restore the latest backup (chatctl backup restore)")
+            }
+        } catch {
+            add("database", .problem, "\(path) cannot be read: \(error)",
+                "check its permissions; if it is damaged, restore the latest backup")
+        }
+        let wal = ((try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? NSNumber)?.int64Value ?? 0
+        if wal > 256 << 20 {
+            add("write-ahead log", .warning, "\(Output.bytes(wal)): checkpoints are falling behind",
+                "look for a long-running reader (a backup, sqlite3 left open)")
+        }
+    }
+
+    private func checkTools(_ add: (String, Finding.Level, String, String) -> Void) {
+        let found = ["/usr/bin/ffprobe", "/usr/bin/ffmpeg"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+        add("video", found ? .ok : .warning,
+            found ? "ffprobe and ffmpeg found: videos get metadata and a poster"
+                : "ffmpeg is not installed: videos are stored as plain attachments",
+            found ? "" : "apt install ffmpeg, then restart chatd")
+    }
+
+    private func checkDaemon(_ config: ChatConfig, _ add: (String, Finding.Level, String, String) -> Void) async {
+        let client = daemon.socket.map(AdminClient.init) ?? AdminClient(socket: config.adminSocketPath)
+        do {
+            let status = try await client.get(AdminAPI.status, as: StatusReport.self)
+            add("daemon", .ok, "chatd \(status.version) answers on \(client.socket)", "")
+            let skew = abs(status.startedAt + status.uptimeSeconds * 1000 - Int64(Date().timeIntervalSince1970 * 1000))
+            if skew > 5_000 { add("clock", .warning, "the daemon's clock and this one differ by \(skew / 1000) s", "check NTP") }
+            for warning in status.warnings { add("daemon", .warning, warning, "") }
+        } catch {
+            add("daemon", .warning, "chatd does not answer on \(client.socket): the checks above were made offline",
+                "systemctl status chatd")
+        }
+    }
+
+    private func finish(_ findings: [Finding]) throws {
+        let problems = findings.filter { $0.level == .problem }.count
+        let report = Report(findings: findings, problems: problems, warnings: findings.filter { $0.level == .warning }.count)
+        if daemon.json {
+            Output.json(report)
+        } else {
+            for finding in findings {
+                print("\(finding.level == .ok ? "ok     " : finding.level == .warning ? "warning" : "PROBLEM") \(finding.check): \(finding.detail)")
+                if !finding.fix.isEmpty { print("        → \(finding.fix)") }
+            }
+            print(problems == 0 ? "no problems found" : "\(problems) problem(s) found")
+        }
+        if problems > 0 { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+
+/// `chatctl check` finds what it claims to find: a healthy box, a disk past its threshold (simulated with a tiny
+/// one), a damaged database, a daemon that is not running, a bad configuration.
+@Suite struct CheckTests {
+    func configFile(_ folder: URL, _ extra: String = "") throws -> String {
+        let file = folder.appendingPathComponent("chatd.toml")
+        try """
+        [server]
+        port = 0
+        [storage]
+        data_dir = "\(folder.path)/data"
+        [auth]
+        jwt_secret = "check-test-secret-check-test-secret-01234"
+        bcrypt_cost = 4
+        \(extra)
+        """.write(to: file, atomically: true, encoding: .utf8)
+        return file.path
+    }
+
+    func levels(_ run: ChatctlTests.Run) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for finding in run.json["findings"].array {
+            out[finding["check"].string ?? "", default: []].append(finding["level"].string ?? "")
+        }
+        return out
+    }
+
+    @Test func aHealthyBoxAndAFullDisk() async throws {
+        let folder = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = try configFile(folder)
+        let chatd = ChildChatd(arguments: ["--config", file], logFile: folder.appendingPathComponent("chatd.log"))
+        try await chatd.start()
+        defer { chatd.terminate() }
+        let healthy = try await ChatctlTests.chatctl(["check", "--json", "--config", file])
+        #expect(healthy.status == 0, "\(healthy.stdout) \(healthy.stderr)")
+        #expect(levels(healthy)["database"] == ["ok"])
+        #expect(levels(healthy)["daemon"]?.first == "ok")
+        #expect(healthy.json["problems"].int == 0)
+
+        let full = try configFile(folder, "[operations]\ndisk_warning_percent = 1\ndisk_full_percent = 2")
+        let report = try await ChatctlTests.chatctl(["check", "--json", "--config", full])
+        #expect(report.status == 1)
+        #expect(levels(report)["disk"] == ["problem"])
+        #expect(report.json["findings"].array.first { $0["check"].string == "disk" }?["fix"].string?.isEmpty == false)
+        let human = try await ChatctlTests.chatctl(["check", "--config", full])
+        #expect(human.stdout.contains("PROBLEM disk"))
+    }
+
+    @Test func aDamagedDatabaseAndNoDaemon() async throws {
+        let folder = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = try configFile(folder)
+        let chatd = ChildChatd(arguments: ["--config", file], logFile: folder.appendingPathComponent("chatd.log"))
+        try await chatd.start()
+        let alice = try await chatd.request(.POST, "/v1/auth/register", json: ["handle": "alice", "password": "password1"])
+        #expect(alice.status == 201)
+        chatd.terminate()
+        // Scribble over a page in the middle of the file.
+        let database = folder.appendingPathComponent("data/db/chatd.sqlite")
+        let handle = try FileHandle(forUpdating: database)
+        try handle.seek(toOffset: 4096 * 3)
+        try handle.write(contentsOf: Data(repeating: 0x5A, count: 4096))
+        try handle.close()
+        let report = try await ChatctlTests.chatctl(["check", "--json", "--config", file])
+        #expect(report.status == 1)
+        #expect(levels(report)["database"] == ["problem"], "\(report.stdout)")
+        #expect(levels(report)["daemon"] == ["warning"], "not running: the rest was checked offline")
+
+        let bad = folder.appendingPathComponent("bad.toml")
+        try "[server]\nport = -1\n".write(to: bad, atomically: true, encoding: .utf8)
+        let invalid = try await ChatctlTests.chatctl(["check", "--json", "--config", bad.path])
+        #expect(invalid.status == 1)
+        #expect(levels(invalid)["configuration"] == ["problem"])
+    }
+}
