@@ -80,15 +80,7 @@ extension SQLiteConversations {
     public func members(of conversation: ConversationID, for user: UserID) async throws -> [Member] {
         try await database.read { db in
             _ = try Membership.require(db, conversation: conversation, user: user)
-            return try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT mb.user_id, u.handle, u.display_name, mb.role, mb.joined_at, mb.last_read_seq,
-                           mb.last_delivered_seq
-                    FROM members mb JOIN users u ON u.id = mb.user_id
-                    WHERE mb.conversation_id = ? ORDER BY mb.joined_at, mb.user_id
-                    """, arguments: [conversation]
-            ).map(Self.member)
+            return try Self.members(db, of: conversation)
         }
     }
 
@@ -114,16 +106,7 @@ extension SQLiteConversations {
                     db, sql: "SELECT \(Self.summaryColumns) FROM conversations c WHERE c.id = ?", arguments: [id]
                 ).map(Self.summary)
             else { throw ChatError.notFound("conversation \(id)") }
-            let members = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT mb.user_id, u.handle, u.display_name, mb.role, mb.joined_at, mb.last_read_seq,
-                           mb.last_delivered_seq
-                    FROM members mb JOIN users u ON u.id = mb.user_id
-                    WHERE mb.conversation_id = ? ORDER BY mb.joined_at, mb.user_id
-                    """, arguments: [id]
-            ).map(Self.member)
-            return (summary, members)
+            return (summary, try Self.members(db, of: id))
         }
     }
 
@@ -133,6 +116,19 @@ extension SQLiteConversations {
         ConversationSummary(
             id: row[0], kind: ConversationKind(rawValue: row[1]) ?? .group, title: row[2], createdAt: row[3],
             lastSeq: row[4], lastActivityAt: row[5], memberCount: row[6])
+    }
+
+    /// A conversation's members, in the order they joined.
+    static func members(_ db: Database, of conversation: ConversationID) throws -> [Member] {
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT mb.user_id, u.handle, u.display_name, mb.role, mb.joined_at, mb.last_read_seq,
+                       mb.last_delivered_seq
+                FROM members mb JOIN users u ON u.id = mb.user_id
+                WHERE mb.conversation_id = ? ORDER BY mb.joined_at, mb.user_id
+                """, arguments: [conversation]
+        ).map(member)
     }
 
     static func member(_ row: Row) -> Member {

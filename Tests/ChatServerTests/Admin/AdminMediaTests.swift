@@ -6,10 +6,7 @@ import Testing
     @Test func statsAndCleanupNow() async throws {
         let config = mediaConfig()
         try await withServer(config) { api in
-            let socket = config.adminSocketPath
-            try await eventually {
-                (try? FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int) == 0o660
-            }
+            let socket = try await adminSocket(config)
             let alice = try await api.register("alice")
             _ = try await api.upload(alice, Array("%PDF-1.4\nhello".utf8), filename: "a.pdf", type: "application/pdf")
             let stats = try await ChatctlTests.chatctl(["media", "stats", "--json", "--socket", socket])

@@ -7,10 +7,7 @@ import Testing
     @Test func disableEnableAndKick() async throws {
         let config = testConfig()
         try await withServer(config) { api in
-            let socket = config.adminSocketPath
-            try await eventually {
-                (try? FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int) == 0o660
-            }
+            let socket = try await adminSocket(config)
             let alice = try await api.register("alice")
             let bob = try await api.register("bob")
             let listed = try await ChatctlTests.chatctl(["user", "list", "--json", "--socket", socket])

@@ -58,11 +58,7 @@ import Testing
     @Test func statusAndJobsAgainstALiveDaemon() async throws {
         let config = mediaConfig()
         try await withServer(config) { api in
-            let socket = config.adminSocketPath
-            // The admin listener starts beside the public one: ready once its socket has its mode.
-            try await eventually {
-                (try? FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int) == 0o660
-            }
+            let socket = try await adminSocket(config)
             let alice = try await api.register("alice")
             let bob = try await api.register("bob")
             let direct = try await api.direct(alice, with: bob)
@@ -142,4 +138,14 @@ import Testing
         let version = try await Self.chatctl(["version"])
         #expect(version.status == 0 && !version.stdout.isEmpty)
     }
+}
+
+/// The admin socket of a server under test, once it is ready: the admin listener starts beside the public one, and
+/// its socket has its mode (0660) as soon as it listens.
+func adminSocket(_ config: ChatConfig) async throws -> String {
+    let socket = config.adminSocketPath
+    try await eventually {
+        (try? FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int) == 0o660
+    }
+    return socket
 }

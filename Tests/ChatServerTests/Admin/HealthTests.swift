@@ -25,10 +25,7 @@ import Testing
             #expect(ready.status == 503)
             #expect(ready.errorCode == "unavailable")
             #expect(ready.text.contains("% full"))
-            try await eventually {
-                (try? FileManager.default.attributesOfItem(atPath: config.adminSocketPath)[.posixPermissions] as? Int) == 0o660
-            }
-            let status = try await ChatctlTests.chatctl(["status", "--json", "--socket", config.adminSocketPath])
+            let status = try await ChatctlTests.chatctl(["status", "--json", "--socket", try await adminSocket(config)])
             #expect(status.json["warnings"].array.contains { $0.string?.contains("% full") == true }, "\(status.stdout)")
         }
     }
