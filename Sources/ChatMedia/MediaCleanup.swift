@@ -70,7 +70,7 @@ public struct MediaCleanup: Sendable {
         while true {
             let unused = try await store.unusedMedia(before: mediaCutoff, limit: 500)
             for stored in try await store.deleteMedia(unused.map(\.media.id)) {
-                for url in files(of: stored) { try? FileManager.default.removeItem(at: url) }
+                for url in library.files(of: stored) { try? FileManager.default.removeItem(at: url) }
                 report.purgedMedia += 1
             }
             if unused.count < 500 { break }
@@ -79,14 +79,6 @@ public struct MediaCleanup: Sendable {
         report.staleWorkingFiles = removeStaleWorkingFiles(olderThan: now - 3_600_000)
         try await reconcile(&report)
         return report
-    }
-
-    private func files(of stored: StoredMedia) -> [URL] {
-        let disk = library.disk
-        var urls = [disk.original(owner: stored.media.ownerId, upload: stored.uploadId)]
-        if let type = stored.displayType { urls.append(disk.display(media: stored.media.id, type: type)) }
-        if let type = stored.thumbnailType { urls.append(disk.thumbnail(media: stored.media.id, type: type)) }
-        return urls
     }
 
     /// Files written aside and never renamed into place (the process died mid-write), and posters of videos whose
@@ -116,7 +108,7 @@ public struct MediaCleanup: Sendable {
         let all = try await store.allMedia()
         var expected = Set<String>()
         for stored in all {
-            let urls = files(of: stored)
+            let urls = library.files(of: stored)
             for url in urls { expected.insert(url.standardizedFileURL.path) }
             if !FileManager.default.fileExists(atPath: urls[0].path) { report.recordsWithoutFiles.append(stored.media.id) }
         }

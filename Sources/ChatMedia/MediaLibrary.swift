@@ -53,7 +53,7 @@ public final class MediaLibrary: Sendable {
         }
         var bytes = [UInt8](repeating: 0, count: 16)
         for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255) }
-        let id = bytes.map { String(format: "%02x", $0) }.joined()
+        let id = bytes.hexadecimal
         let upload = Upload(
             id: id, ownerId: owner, size: size, filename: Self.cleanFilename(filename), declaredType: declaredType,
             sha256: sha256, createdAt: now, expiresAt: now + Millis(limits.uploadURLSeconds) * 1000)
@@ -188,7 +188,7 @@ public final class MediaLibrary: Sendable {
             throw ChatError(.conflict, "a newer PUT of this upload took over")
         }
         guard offset == upload.size else { return .partial(received: offset) }
-        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let digest = Array(hasher.finalize()).hexadecimal
         if let expected = upload.sha256, expected != digest {
             _ = try? slot.takeOver(by: receiver, truncate: true)
             throw ChatError.invalid("the bytes' SHA-256 is \(digest), not the \(expected) announced; upload them again")
@@ -266,6 +266,11 @@ public final class MediaLibrary: Sendable {
             inline: inline, filename: name)
     }
 
+    /// Every file of a media on disk: its original and the variants made of it.
+    public func files(of stored: StoredMedia) -> [URL] {
+        MediaVariant.allCases.compactMap { path(of: stored, $0)?.0 }
+    }
+
     private func path(of stored: StoredMedia, _ variant: MediaVariant) -> (URL, String)? {
         switch variant {
         case .original:
@@ -316,7 +321,7 @@ public final class MediaLibrary: Sendable {
                 chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
             }
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Array(hasher.finalize()).hexadecimal
     }
 
     private func fileSize(_ url: URL) async throws -> Int64? {

@@ -31,7 +31,7 @@ public struct URLSigner: Sendable {
 
     public func signature(_ grant: Grant, expires: Int64) -> String {
         let code = HMAC<SHA256>.authenticationCode(for: Data("\(grant.text)\n\(expires)".utf8), using: key)
-        return code.map { String(format: "%02x", $0) }.joined()
+        return Array(code).hexadecimal
     }
 
     public enum Verdict: Sendable, Equatable {

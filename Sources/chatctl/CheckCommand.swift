@@ -57,10 +57,9 @@ struct CheckCommand: AsyncParsableCommand {
         if !FileManager.default.isWritableFile(atPath: path) {
             add("data directory", .warning, "\(path) is not writable by this user", "run chatctl as root or chatd")
         }
-        var info = statvfs()
-        guard statvfs(path, &info) == 0, info.f_blocks > 0 else { return }
-        let used = 1 - Double(info.f_bavail) / Double(info.f_blocks)
-        let percent = Int(used * 100)
+        let disk = DiskStatus.of(path)
+        guard disk.totalBytes > 0 else { return }
+        let percent = Int(disk.usedFraction * 100)
         if percent >= config.operations.diskFullPercent {
             add("disk", .problem, "the disk holding \(path) is \(percent) % full; /readyz answers 503",
                 "free space or grow the disk now: writes fail when it is full")

@@ -131,15 +131,3 @@ struct AdminRoutes {
 
 extension StatusReport: ResponseEncodable {}
 extension PurgeResult: ResponseEncodable {}
-
-extension DiskStatus {
-    /// The file system of `path`, from statvfs.
-    static func of(_ path: String) -> DiskStatus {
-        var info = statvfs()
-        guard statvfs(path, &info) == 0 else { return DiskStatus(path: path, totalBytes: 0, freeBytes: 0) }
-        let block = Int64(info.f_frsize)
-        return DiskStatus(
-            path: URL(fileURLWithPath: path).standardizedFileURL.path, totalBytes: Int64(info.f_blocks) * block,
-            freeBytes: Int64(info.f_bavail) * block)
-    }
-}

@@ -71,7 +71,7 @@ struct MediaScenario: AsyncParsableCommand {
         }
         let peakKB = sampler.stop()
         let processingIdleKB = idleAfterUploadKB
-        let pipeline = try pipelineMillis(chatd, ids)
+        let pipeline = try processingMillis(chatd)
         let msPerImage = median(pipeline)
         let cliMs = median(cli)
         print(
@@ -95,17 +95,13 @@ struct MediaScenario: AsyncParsableCommand {
         ])
     }
 
-    /// The daemon's own time per image: from the media row's creation (the upload's last byte is in) to its
-    /// processing being recorded.
-    func pipelineMillis(_ chatd: ChatdProcess, _ ids: [Int64]) throws -> [Double] {
-        var configuration = Configuration()
-        configuration.readonly = true
-        let database = try DatabaseQueue(
-            path: chatd.dataDirectory.appendingPathComponent("db/chatd.sqlite").path, configuration: configuration)
-        return try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT processed_at - created_at FROM media WHERE status = 'ready' AND processed_at IS NOT NULL")
-                .map { Double($0[0] as Int64) }
-        }
+}
+
+/// The daemon's own time per processed media: from the media row's creation (the upload's last byte is in) to its
+/// processing being recorded.
+func processingMillis(_ chatd: ChatdProcess) throws -> [Double] {
+    try chatd.database().read { db in
+        try Double.fetchAll(db, sql: "SELECT processed_at - created_at FROM media WHERE processed_at IS NOT NULL")
     }
 }
 

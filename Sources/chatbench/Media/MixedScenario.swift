@@ -69,22 +69,8 @@ struct MixedScenario: AsyncParsableCommand {
         ])
     }
 
-    func processingMillis(_ server: ChatdProcess) throws -> [Double] {
-        var configuration = Configuration()
-        configuration.readonly = true
-        let database = try DatabaseQueue(
-            path: server.dataDirectory.appendingPathComponent("db/chatd.sqlite").path, configuration: configuration)
-        return try database.read { db in
-            try Double.fetchAll(db, sql: "SELECT processed_at - created_at FROM media WHERE processed_at IS NOT NULL")
-        }
-    }
-
     func processedCount(_ server: ChatdProcess) throws -> Int {
-        var configuration = Configuration()
-        configuration.readonly = true
-        let database = try DatabaseQueue(
-            path: server.dataDirectory.appendingPathComponent("db/chatd.sqlite").path, configuration: configuration)
-        return try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM media WHERE status = 'ready'") ?? 0 }
+        try server.database().read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM media WHERE status = 'ready'") ?? 0 }
     }
 }
 

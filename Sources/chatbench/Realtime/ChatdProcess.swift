@@ -2,6 +2,7 @@ import ChatCore
 import ChatServer
 import ChatStore
 import Foundation
+import GRDB
 
 /// A real `chatd` (the release build beside this `chatbench`) on a loopback port, with its own data folder and a
 /// configuration whose limits let one machine's worth of clients in. Also reads its RSS and CPU time from /proc.
@@ -101,6 +102,14 @@ final class ChatdProcess: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw BenchError("chatd did not start; see \(logFile.path)")
+    }
+
+    /// The daemon's database, read-only, for figures the daemon recorded.
+    func database() throws -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.readonly = true
+        return try DatabaseQueue(
+            path: dataDirectory.appendingPathComponent("db/chatd.sqlite").path, configuration: configuration)
     }
 
     /// Resident memory in KiB (VmRSS).
