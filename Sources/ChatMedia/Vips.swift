@@ -40,6 +40,10 @@ enum Vips {
     }
 
     private static let started = Mutex<Result<Void, Failure>?>(nil)
+    /// libvips keeps one error buffer for the whole process: a call and the taking of its error must not interleave
+    /// with another call, or one failure takes both messages and the other none. One call at a time; each already
+    /// spreads one image over every core with libvips' own threads.
+    private static let calls = Mutex(())
 
     /// Starts libvips (once; later calls return the first outcome). `concurrency` bounds its threads per image.
     static func start(concurrency: Int = 0) throws {
@@ -58,7 +62,9 @@ enum Vips {
 
     static func probe(_ path: String, loader: String) throws -> Header {
         var header = chatd_vips_header()
-        guard chatd_vips_probe(path, loader, &header) == 0 else { throw Failure(description: takeError()) }
+        try calls.withLock { _ in
+            guard chatd_vips_probe(path, loader, &header) == 0 else { throw Failure(description: takeError()) }
+        }
         return Header(
             width: Int(header.width), height: Int(header.height), pages: Int(header.pages),
             hasAlpha: header.has_alpha != 0, orientation: Int(header.orientation))
@@ -70,10 +76,12 @@ enum Vips {
     {
         var width: Int32 = 0
         var height: Int32 = 0
-        guard
-            chatd_vips_resize(input, Int32(size), animated ? 1 : 0, output, format.code, format.quality, &width, &height)
-                == 0
-        else { throw Failure(description: takeError()) }
+        try calls.withLock { _ in
+            guard
+                chatd_vips_resize(
+                    input, Int32(size), animated ? 1 : 0, output, format.code, format.quality, &width, &height) == 0
+            else { throw Failure(description: takeError()) }
+        }
         return (Int(width), Int(height))
     }
 
@@ -82,9 +90,12 @@ enum Vips {
         var memory: UnsafeMutablePointer<UInt8>?
         var width: Int32 = 0
         var height: Int32 = 0
-        guard chatd_vips_pixels(path, Int32(size), &memory, &width, &height) == 0, let memory else {
-            throw Failure(description: takeError())
+        try calls.withLock { _ in
+            guard chatd_vips_pixels(path, Int32(size), &memory, &width, &height) == 0 else {
+                throw Failure(description: takeError())
+            }
         }
+        guard let memory else { throw Failure(description: "libvips returned no pixels") }
         defer { chatd_vips_free(memory) }
         return (Array(UnsafeBufferPointer(start: memory, count: Int(width) * Int(height) * 3)), Int(width), Int(height))
     }

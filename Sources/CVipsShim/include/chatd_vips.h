@@ -10,7 +10,7 @@
 // Threads: the calls are safe from any thread after chatd_vips_start; libvips runs its own worker threads inside
 // each call. libvips keeps per-thread buffers: a thread that made calls should call chatd_vips_thread_end before it
 // exits. The error text is per process in libvips: chatd_vips_take_error returns (and clears) what has gathered, so
-// when two images fail at the same moment one may carry both messages.
+// a caller that wants each failure's own message makes its calls one at a time (the Swift side, `Vips`, does).
 
 #include <stddef.h>
 #include <stdint.h>
