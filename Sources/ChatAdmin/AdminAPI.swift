@@ -21,6 +21,8 @@ public enum AdminAPI {
     public static let mediaStats = "/v1/media/stats"
     public static let mediaGC = "/v1/media/gc"
     public static let users = "/v1/users"
+    public static let reload = "/v1/reload"
+    public static let certificate = "/v1/certificate"
     /// A user by id or handle.
     public static func user(_ reference: String) -> String { "/v1/users/\(escape(reference))" }
     public static func disable(_ reference: String) -> String { user(reference) + "/disable" }

@@ -12,6 +12,27 @@ public struct ChatConfig: Sendable, Equatable {
 
         public var host = "127.0.0.1"
         public var port = 8080
+        /// Serve plain HTTP on an address other than loopback (behind a proxy on a private network); without TLS and
+        /// without this, only loopback is allowed.
+        public var allowPlainHTTP = false
+    }
+
+    /// HTTPS and WSS in process. Both paths empty: plain HTTP (loopback only unless `server.allow_plain_http`).
+    public struct TLS: Sendable, Equatable {
+        public init() {}
+
+        /// PEM: the certificate, then its intermediates (certbot's `fullchain.pem`).
+        public var certificate = ""
+        /// PEM: its private key (certbot's `privkey.pem`).
+        public var key = ""
+        /// A second listener that only redirects to HTTPS and serves ACME HTTP-01 challenges; 0: none.
+        public var redirectPort = 0
+        /// The folder certbot's webroot mode writes challenges into (`<folder>/.well-known/acme-challenge/`).
+        public var acmeWebroot = ""
+        /// `Strict-Transport-Security: max-age` on every HTTPS response; 0: not sent.
+        public var hstsSeconds = 31_536_000
+
+        public var isEnabled: Bool { !certificate.isEmpty }
     }
 
     /// The HTTP listener's defences against slow and malformed clients (each connection costs a descriptor).
@@ -120,6 +141,41 @@ public struct ChatConfig: Sendable, Equatable {
         public var diskFullPercent = 95
     }
 
+    /// Snapshots of the database (with a manifest of the media) and, between them, the WAL shipped for
+    /// point-in-time recovery.
+    public struct Backup: Sendable, Equatable {
+        public init() {}
+
+        /// Where snapshots go; empty: `<data_dir>/backups`. Best on another disk.
+        public var directory = ""
+        /// The daily snapshot, "HH:MM" in `jobs.time_zone`; empty: no schedule (`chatctl backup create` still works).
+        public var time = "04:00"
+        /// Snapshots kept; older ones are removed after each new one.
+        public var keep = 7
+        /// A shell command run after each snapshot, with `CHATD_BACKUP` set to its folder (an `rclone copy` line).
+        public var postCommand = ""
+        /// Where WAL segments are shipped for point-in-time recovery (another disk, a mounted remote); empty: off.
+        public var walDirectory = ""
+        /// Seconds between shipments at most: the recovery point under write load.
+        public var shipSeconds = 60
+    }
+
+    /// Alert rules evaluated in process, and where firing and resolved notices are POSTed.
+    public struct Alerts: Sendable, Equatable {
+        public init() {}
+
+        /// A Slack-compatible incoming webhook; empty: alerts show in `chatctl status`, `check` and `/metrics` only.
+        public var webhookURL = ""
+        public var cpuPercent = 80
+        public var memoryPercent = 85
+        /// Share of HTTP responses that are 5xx over the last 5 minutes.
+        public var errorRatePercent = 1
+        /// No successful snapshot for this long fires `backup_missing`.
+        public var backupMaxAgeHours = 26
+        /// How often the rules are evaluated.
+        public var intervalSeconds = 30
+    }
+
     /// The admin API `chatctl` talks to.
     public struct Admin: Sendable, Equatable {
         public init() {}
@@ -131,10 +187,18 @@ public struct ChatConfig: Sendable, Equatable {
     public struct Log: Sendable, Equatable {
         public init() {}
 
+        /// The subsystems whose level `log.<name>` sets; each is a logger labelled `chatd.<name>`.
+        public static let subsystemNames = ["http", "realtime", "store", "jobs", "media", "auth", "admin", "alerts", "backup"]
+
         public var level = "info"
+        /// "logfmt" or "json", one line per event on standard output.
+        public var format = "logfmt"
+        /// Levels of single subsystems, over `level`.
+        public var subsystems: [String: String] = [:]
     }
 
     public var server = Server()
+    public var tls = TLS()
     public var http = HTTP()
     public var storage = Storage()
     public var auth = Auth()
@@ -148,6 +212,8 @@ public struct ChatConfig: Sendable, Equatable {
     /// Uploads, processing and the media lifecycle (`[media]`), as ChatMedia takes them.
     public var media = MediaLimits()
     public var admin = Admin()
+    public var backup = Backup()
+    public var alerts = Alerts()
     public var operations = Operations()
     public var log = Log()
     /// True when no config file was given: loopback, plain HTTP, local data, OTP codes in the log.
@@ -161,6 +227,13 @@ public struct ChatConfig: Sendable, Equatable {
         admin.socket.isEmpty
             ? URL(fileURLWithPath: storage.dataDirectory).standardizedFileURL.appendingPathComponent("admin.sock").path
             : admin.socket
+    }
+
+    /// Where snapshots go: `backup.directory`, or `<data_dir>/backups`.
+    public var backupDirectory: String {
+        backup.directory.isEmpty
+            ? URL(fileURLWithPath: storage.dataDirectory).standardizedFileURL.appendingPathComponent("backups").path
+            : backup.directory
     }
 
     public var storeLimits: StoreLimits {

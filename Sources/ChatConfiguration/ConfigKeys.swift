@@ -10,6 +10,7 @@ struct ConfigKey: Sendable {
         case string
         case int(ClosedRange<Int>)
         case choice([String])
+        case bool
     }
 
     let path: String
@@ -26,6 +27,7 @@ struct ConfigKey: Sendable {
         case .string: "a string"
         case .int(let range): "an integer from \(range.lowerBound) to \(range.upperBound)"
         case .choice(let choices): "one of " + choices.map { "\"\($0)\"" }.joined(separator: ", ")
+        case .bool: "true or false"
         }
     }
 }
@@ -33,6 +35,7 @@ struct ConfigKey: Sendable {
 enum ConfigValue: Sendable {
     case string(String)
     case int(Int)
+    case bool(Bool)
 
     var string: String {
         if case .string(let value) = self { return value }
@@ -42,6 +45,11 @@ enum ConfigValue: Sendable {
     var int: Int {
         if case .int(let value) = self { return value }
         return 0
+    }
+
+    var bool: Bool {
+        if case .bool(let value) = self { return value }
+        return false
     }
 }
 
@@ -54,6 +62,10 @@ extension ConfigKey {
         _ path: String, _ range: ClosedRange<Int>, _ set: @escaping @Sendable (inout ChatConfig, Int) -> Void
     ) -> ConfigKey {
         ConfigKey(path: path, kind: .int(range)) { set(&$0, $1.int) }
+    }
+
+    static func bool(_ path: String, _ set: @escaping @Sendable (inout ChatConfig, Bool) -> Void) -> ConfigKey {
+        ConfigKey(path: path, kind: .bool) { set(&$0, $1.bool) }
     }
 
     static func choice(
@@ -83,6 +95,12 @@ extension ConfigKey {
     static let all: [ConfigKey] = [
         .string("server.host") { $0.server.host = $1 },
         .int("server.port", 0...65535) { $0.server.port = $1 },
+        .bool("server.allow_plain_http") { $0.server.allowPlainHTTP = $1 },
+        .string("tls.certificate") { $0.tls.certificate = $1 },
+        .string("tls.key") { $0.tls.key = $1 },
+        .int("tls.redirect_port", 0...65535) { $0.tls.redirectPort = $1 },
+        .string("tls.acme_webroot") { $0.tls.acmeWebroot = $1 },
+        .int("tls.hsts_seconds", 0...(2 * 31_536_000)) { $0.tls.hstsSeconds = $1 },
         .int("http.idle_timeout_seconds", 1...3600) { $0.http.idleTimeoutSeconds = $1 },
         .int("http.request_head_timeout_seconds", 1...600) { $0.http.requestHeadTimeoutSeconds = $1 },
         .int("http.request_body_timeout_seconds", 1...3600) { $0.http.requestBodyTimeoutSeconds = $1 },
@@ -138,12 +156,30 @@ extension ConfigKey {
         .int("media.deleted_media_days", 1...3650) { $0.media.deletedMediaDays = $1 },
         .int("media.video_tool_seconds", 1...3600) { $0.media.videoToolSeconds = $1 },
         .string("admin.socket") { $0.admin.socket = $1 },
+        .string("backup.directory") { $0.backup.directory = $1 },
+        .string("backup.time") { $0.backup.time = $1 },
+        .int("backup.keep", 1...365) { $0.backup.keep = $1 },
+        .string("backup.post_command") { $0.backup.postCommand = $1 },
+        .string("backup.wal_directory") { $0.backup.walDirectory = $1 },
+        .int("backup.ship_seconds", 1...3600) { $0.backup.shipSeconds = $1 },
+        .string("alerts.webhook_url") { $0.alerts.webhookURL = $1 },
+        .int("alerts.cpu_percent", 1...100) { $0.alerts.cpuPercent = $1 },
+        .int("alerts.memory_percent", 1...100) { $0.alerts.memoryPercent = $1 },
+        .int("alerts.error_rate_percent", 1...100) { $0.alerts.errorRatePercent = $1 },
+        .int("alerts.backup_max_age_hours", 1...(24 * 30)) { $0.alerts.backupMaxAgeHours = $1 },
+        .int("alerts.interval_seconds", 5...3600) { $0.alerts.intervalSeconds = $1 },
         .int("operations.disk_warning_percent", 1...100) { $0.operations.diskWarningPercent = $1 },
         .int("operations.disk_full_percent", 1...100) { $0.operations.diskFullPercent = $1 },
         .string("jobs.time_zone") { $0.jobs.timeZone = $1 },
         .string("jobs.cleanup_time") { $0.jobs.cleanupTime = $1 },
-        .choice("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"]) {
-            $0.log.level = $1
-        },
-    ] + jobQueues
+        .choice("log.level", logLevels) { $0.log.level = $1 },
+        .choice("log.format", ["logfmt", "json"]) { $0.log.format = $1 },
+    ] + jobQueues + logSubsystems
+
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// `log.http = "debug"` and the like, for each subsystem; "" follows `log.level`.
+    static let logSubsystems: [ConfigKey] = ChatConfig.Log.subsystemNames.map { name in
+        .choice("log.\(name)", [""] + logLevels) { $0.log.subsystems[name] = $1.isEmpty ? nil : $1 }
+    }
 }

@@ -7,6 +7,10 @@ import TOMLKit
 public struct ConfigError: Error, CustomStringConvertible {
     public var problems: [String]
     public var description: String { problems.joined(separator: "\n") }
+
+    public init(problems: [String]) {
+        self.problems = problems
+    }
 }
 
 /// The one configuration reader: the TOML file (if any), then `CHATD_*` environment overrides, then checks that
@@ -122,6 +126,7 @@ public enum ConfigReader {
                 "\(source): key 'limits.max_body_bytes' must be at least twice 'limits.max_message_bytes' "
                     + "(JSON escaping can double a text)")
         }
+        problems += checkTLS(config, source: source)
         if config.media.thumbnailSize > config.media.displaySize {
             problems.append("\(source): key 'media.thumbnail_size' must not be larger than 'media.display_size'")
         }
@@ -129,6 +134,17 @@ public enum ConfigReader {
             // A lease must outlast an attempt (two ffmpeg runs and libvips), or the job would run twice at once.
             problems.append(
                 "\(source): key 'jobs.media.lease_seconds' must be at least twice 'media.video_tool_seconds' plus 60")
+        }
+        if !config.backup.time.isEmpty,
+            DailySchedule(name: "backup", time: config.backup.time, timeZone: .gmt, job: .dailyCleanup) == nil
+        {
+            problems.append("\(source): key 'backup.time' must be a time of day as \"HH:MM\" (24-hour clock), or empty")
+        }
+        if !config.alerts.webhookURL.isEmpty {
+            let url = URL(string: config.alerts.webhookURL)
+            if url?.host == nil || !["http", "https"].contains(url?.scheme ?? "") {
+                problems.append("\(source): key 'alerts.webhook_url' must be an http or https URL")
+            }
         }
         if TimeZone(identifier: config.jobs.timeZone) == nil {
             problems.append("\(source): key 'jobs.time_zone' must be an IANA time zone name such as \"Europe/Berlin\"")
@@ -165,6 +181,36 @@ public enum ConfigReader {
         }
     }
 
+    /// TLS needs both files; without it, plain HTTP stays on loopback unless the operator says otherwise.
+    static func checkTLS(_ config: ChatConfig, source: String) -> [String] {
+        var problems: [String] = []
+        let tls = config.tls
+        if tls.certificate.isEmpty != tls.key.isEmpty {
+            problems.append("\(source): keys 'tls.certificate' and 'tls.key' go together (set both, or neither)")
+        }
+        if !tls.isEnabled {
+            if !config.server.allowPlainHTTP, !isLoopback(config.server.host) {
+                problems.append(
+                    "\(source): plain HTTP on \(config.server.host): set 'tls.certificate' and 'tls.key', or "
+                        + "'server.allow_plain_http = true' behind a TLS proxy on a private network")
+            }
+            if tls.redirectPort != 0 {
+                problems.append("\(source): key 'tls.redirect_port' redirects to HTTPS, which needs 'tls.certificate'")
+            }
+        }
+        if tls.redirectPort != 0, tls.redirectPort == config.server.port {
+            problems.append("\(source): key 'tls.redirect_port' must differ from 'server.port'")
+        }
+        if !tls.acmeWebroot.isEmpty, tls.redirectPort == 0 {
+            problems.append("\(source): key 'tls.acme_webroot' is served by the redirect listener: set 'tls.redirect_port'")
+        }
+        return problems
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
     private static func convert(_ value: any TOMLValueConvertible, to key: ConfigKey) -> Result<ConfigValue, Failure> {
         switch key.kind {
         case .string:
@@ -179,6 +225,9 @@ public enum ConfigReader {
                 return .failure(Failure("must be \(key.expectation)"))
             }
             return .success(.string(string))
+        case .bool:
+            guard let bool = value.bool else { return .failure(Failure("must be \(key.expectation)")) }
+            return .success(.bool(bool))
         }
     }
 
@@ -194,6 +243,11 @@ public enum ConfigReader {
         case .choice(let choices):
             guard choices.contains(raw) else { return .failure(Failure("must be \(key.expectation), got '\(raw)'")) }
             return .success(.string(raw))
+        case .bool:
+            guard let bool = Bool(raw.lowercased()) else {
+                return .failure(Failure("must be \(key.expectation), got '\(raw)'"))
+            }
+            return .success(.bool(bool))
         }
     }
 

@@ -65,8 +65,8 @@ public struct ImageProcessor: Sendable {
         let thumbnailType = Self.type(still)
         let displayURL = display(displayType)
         let thumbnailURL = thumbnail(thumbnailType)
-        let displayAside = MediaDisk.aside(displayURL)
-        let thumbnailAside = MediaDisk.aside(thumbnailURL)
+        let displayAside = DurableFile.aside(displayURL)
+        let thumbnailAside = DurableFile.aside(thumbnailURL)
         defer {
             try? FileManager.default.removeItem(at: displayAside)
             try? FileManager.default.removeItem(at: thumbnailAside)
@@ -84,8 +84,8 @@ public struct ImageProcessor: Sendable {
         }
         let small = try Vips.pixels(thumbnailAside.path, size: 32)
         let hash = Blurhash.encode(pixels: small.pixels, width: small.width, height: small.height)
-        try MediaDisk.commit(displayAside, to: displayURL)
-        try MediaDisk.commit(thumbnailAside, to: thumbnailURL)
+        try DurableFile.commit(displayAside, to: displayURL)
+        try DurableFile.commit(thumbnailAside, to: thumbnailURL)
         let sideways = (5...8).contains(header.orientation)
         return Output(
             width: sideways ? header.height : header.width, height: sideways ? header.width : header.height,

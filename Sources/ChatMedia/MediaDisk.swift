@@ -52,35 +52,11 @@ public struct MediaDisk: Sendable {
         thumbnails.appendingPathComponent("\(media).\(Self.fileExtension(type))")
     }
 
-    /// A name beside `url` to write to before renaming onto it.
-    static func aside(_ url: URL) -> URL {
-        url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).part")
-    }
-
     static func fileExtension(_ type: String) -> String {
         switch type {
         case "image/png": "png"
         case "image/gif": "gif"
         default: "jpg"
         }
-    }
-
-    /// Moves a complete file into place and makes the rename durable (fsync of the file and of its folder).
-    static func commit(_ source: URL, to destination: URL) throws {
-        try FileManager.default.createDirectory(
-            at: destination.deletingLastPathComponent(), withIntermediateDirectories: true,
-            attributes: [.posixPermissions: 0o700])
-        try fsync(source)
-        guard rename(source.path, destination.path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: destination.path])
-        }
-        try fsync(destination.deletingLastPathComponent())
-    }
-
-    static func fsync(_ url: URL) throws {
-        let descriptor = open(url.path, O_RDONLY)
-        guard descriptor >= 0 else { throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: url.path]) }
-        defer { close(descriptor) }
-        _ = Glibc.fsync(descriptor)
     }
 }

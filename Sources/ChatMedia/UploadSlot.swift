@@ -55,7 +55,7 @@ final class UploadSlot: Sendable {
     func finish(to final: URL, by receiver: Int) throws {
         try owner.withLock { current in
             guard current == receiver else { throw Superseded() }
-            try MediaDisk.commit(URL(fileURLWithPath: path), to: final)
+            try DurableFile.commit(URL(fileURLWithPath: path), to: final)
         }
     }
 

@@ -9,37 +9,65 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Builds the whole daemon from its configuration: the store, the auth services, the router, the maintenance
-/// service. `onServerRunning` receives the bound port (useful with port 0).
+/// service. `onServerRunning` receives the bound port (useful with port 0). `configFile` is what a reload reads
+/// again; `logLevels`, when chatd's log handler is installed, is what a reload changes.
 public func buildApplication(
-    config: ChatConfig, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    config: ChatConfig, logger: Logger, configFile: String? = nil, logLevels: LogLevels? = nil,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
+    let tls: ServerTLS?
+    do {
+        tls = config.tls.isEnabled ? try ServerTLS(certificate: config.tls.certificate, key: config.tls.key) : nil
+    } catch {
+        throw ConfigError(problems: ["tls: \(error)"])
+    }
+    if let material = tls?.material, material.daysLeft() < 14 {
+        logger.warning(
+            "the TLS certificate expires soon: renew it, then `chatctl cert import` or SIGHUP",
+            metadata: ["days_left": "\(material.daysLeft())", "subject": "\(material.subject)"])
+    }
     let services = try await ChatServices.make(config: config, logger: logger)
     let maintenance = MaintenanceService(store: services.store, log: services.log, logger: logger)
     let gateway = RealtimeGateway(
         backend: RealtimeServices(services: services), limits: config.realtime, logger: logger)
-    let router = makeRouter(services, gateway: gateway)
+    let router = makeRouter(services, gateway: gateway, tls: config.tls)
     services.store.setEventPublisher(gateway.publisher)
     services.accounts.revocations.connect(gateway.revocations)
     let jobs = makeJobRunner(services, gateway: gateway)
     services.store.setJobPublisher(jobs)
+    let reloader = Reloader(
+        configFile: configFile, settings: services.settings, tls: tls, levels: logLevels,
+        authLimiter: services.authLimiter, sendLimiter: services.messages.sendLimiter, logger: logger)
     let admin = AdminServer.make(
-        services: services, gateway: gateway, jobs: jobs, startedAt: Clock.nowMillis(), logger: logger)
+        services: services, gateway: gateway, jobs: jobs, reloader: reloader, startedAt: Clock.nowMillis(),
+        logger: logger)
+    let boundPort = Mutex(config.server.port)
+    var extra: [any Service] = [ReloadOnHangup(reloader: reloader)]
+    if config.tls.isEnabled, config.tls.redirectPort != 0 {
+        extra.append(RedirectServer.make(config: config, httpsPort: { boundPort.withLock { $0 } }, logger: logger))
+    }
+    let scheme = tls == nil ? "http" : "https"
     // Services stop in reverse order: the HTTP server (added last by Application), then the gateway, the job
     // runner (after the last request that could enqueue), then the store.
     return Application(
         router: router,
-        server: HTTPServerBuilder { responder in ChatServerChannel(responder: responder, gateway: gateway, http: config.http) },
+        server: HTTPServerBuilder { responder in
+            ChatServerChannel(responder: responder, gateway: gateway, http: config.http, tls: tls)
+        },
         configuration: ApplicationConfiguration(
             address: .hostname(config.server.host, port: config.server.port), serverName: "chatd",
             // After a restart thousands of clients reconnect at once; a short accept queue would drop their SYNs
             // and cost each a second (the kernel caps it at net.core.somaxconn).
             backlog: 4096),
-        services: [StoreService(store: services.store), jobs, maintenance, RealtimeHousekeeping(gateway: gateway), admin],
+        services: [StoreService(store: services.store), jobs, maintenance, RealtimeHousekeeping(gateway: gateway)]
+            + extra + [admin],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.server.port
-            logger.notice("chatd listening", metadata: ["address": "http://\(config.server.host):\(port)"])
+            boundPort.withLock { $0 = port }
+            logger.notice("chatd listening", metadata: ["address": "\(scheme)://\(config.server.host):\(port)"])
             await onServerRunning(port)
         },
         logger: logger)
@@ -70,13 +98,17 @@ func makeJobRunner(_ services: ChatServices, gateway: RealtimeGateway) -> JobRun
         logger: services.logger)
 }
 
-func makeRouter(_ services: ChatServices, gateway: RealtimeGateway) -> Router<ChatRequestContext> {
+func makeRouter(_ services: ChatServices, gateway: RealtimeGateway, tls: ChatConfig.TLS = .init())
+    -> Router<ChatRequestContext>
+{
     let router = Router(context: ChatRequestContext.self)
     let routes = RouteTable()
+    if tls.isEnabled, tls.hstsSeconds > 0 {
+        router.add(middleware: HSTSMiddleware(seconds: tls.hstsSeconds))
+    }
     router.add(middleware: ErrorMiddleware(routes: routes))
     let authenticated = AuthMiddleware(authenticator: services.authenticator)
-    let authLimiter = RateLimiter(capacity: services.config.limits.authRequestsPerMinute, per: 60)
-    AuthRoutes(services: services).register(on: router, limiter: authLimiter, authenticated: authenticated)
+    AuthRoutes(services: services).register(on: router, limiter: services.authLimiter, authenticated: authenticated)
     ServerRoutes(services: services).register(on: router)
     HealthRoutes(services: services, gateway: gateway).register(on: router)
     let api = router.group("v1").add(middleware: authenticated).group(context: AuthenticatedContext.self)

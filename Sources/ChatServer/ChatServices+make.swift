@@ -38,7 +38,8 @@ extension ChatServices {
             sendLimiter: RateLimiter(capacity: config.limits.messagesPerMinute, per: 60))
         messages.maxAttachments = config.media.maxAttachments
         return ChatServices(
-            config: config,
+            config: config, settings: LiveSettings(config),
+            authLimiter: RateLimiter(capacity: config.limits.authRequestsPerMinute, per: 60),
             authenticator: Authenticator(tokens: tokens, external: external, store: store.accounts),
             accounts: AccountService(
                 store: store.accounts, tokens: tokens, passwords: try await PasswordHasher(cost: config.auth.bcryptCost),

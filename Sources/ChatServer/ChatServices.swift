@@ -8,6 +8,10 @@ import Logging
 /// only translate to its calls.
 struct ChatServices: Sendable {
     let config: ChatConfig
+    /// The configuration with each reload's reloadable parts (log levels, rate limits, thresholds).
+    let settings: LiveSettings
+    /// Sign-in and sign-up requests per IP (its capacity follows reloads, like the send limiter's).
+    let authLimiter: RateLimiter
     let authenticator: Authenticator
     let accounts: AccountService
     let conversations: ConversationService

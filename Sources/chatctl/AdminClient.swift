@@ -40,6 +40,10 @@ struct AdminClient {
         try await call(.POST, path, json: json, as: type)
     }
 
+    func put<T: Decodable>(_ path: String, json: [String: Any], as type: T.Type) async throws -> T {
+        try await call(.PUT, path, json: json, as: type)
+    }
+
     /// Connects once with plain POSIX calls: a missing socket or a refused connection is known at once (the HTTP
     /// client's pool would keep retrying until its deadline).
     private func probe() throws {

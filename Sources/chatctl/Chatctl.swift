@@ -18,7 +18,7 @@ struct Chatctl: AsyncParsableCommand {
         version: ChatdVersion.current,
         subcommands: [
             StatusCommand.self, CheckCommand.self, UserCommand.self, SessionsCommand.self, ConversationCommand.self, MessageCommand.self,
-            JobsCommand.self, MediaCommand.self, ConfigCommand.self,
+            JobsCommand.self, MediaCommand.self, ConfigCommand.self, ReloadCommand.self, CertCommand.self,
             VersionCommand.self,
         ])
 }

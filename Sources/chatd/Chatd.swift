@@ -32,11 +32,7 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("chatd: invalid configuration\n\(error)\n".utf8))
             throw ExitCode(78)
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardOutput(label: label)
-            handler.logLevel = Logger.Level(rawValue: settings.log.level) ?? .info
-            return handler
-        }
+        let levels = ChatLogHandler.bootstrap(settings.log)
         let logger = Logger(label: "chatd")
         if settings.isDevelopmentDefault {
             logger.notice(
@@ -49,8 +45,13 @@ struct Serve: AsyncParsableCommand {
             logger.notice("configuration loaded", metadata: ["file": "\(file ?? "")"])
         }
         raiseOpenFileLimit(logger: logger)
-        let app = try await buildApplication(config: settings, logger: logger)
-        try await app.runService()
+        do {
+            let app = try await buildApplication(config: settings, logger: logger, configFile: file, logLevels: levels)
+            try await app.runService()
+        } catch let error as ConfigError {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(78)
+        }
     }
 }
 

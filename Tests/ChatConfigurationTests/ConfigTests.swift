@@ -97,3 +97,46 @@ import Testing
         }
     }
 }
+
+/// Where plain HTTP may be served, and what TLS needs.
+@Suite struct TLSConfigTests {
+    func load(_ text: String, environment: [String: String] = [:]) throws -> ChatConfig {
+        let file = try ConfigTests().write(text)
+        return try ConfigReader.load(file: file, environment: environment)
+    }
+
+    func problems(_ text: String) throws -> [String] {
+        do {
+            _ = try load(text)
+            return []
+        } catch let error as ConfigError {
+            return error.problems
+        }
+    }
+
+    @Test func plainHTTPOffLoopbackNeedsTLSOrAnExplicitYes() throws {
+        let open = try problems("[server]\nhost = \"0.0.0.0\"")
+        #expect(open.contains { $0.contains("plain HTTP on 0.0.0.0") })
+        #expect(try problems("[server]\nhost = \"0.0.0.0\"\nallow_plain_http = true").isEmpty)
+        #expect(try load("[server]\nhost = \"::1\"").server.host == "::1")
+        let fromEnvironment = try load("[server]\nhost = \"0.0.0.0\"", environment: ["CHATD_SERVER_ALLOW_PLAIN_HTTP": "true"])
+        #expect(fromEnvironment.server.allowPlainHTTP)
+        #expect(try problems("[server]\nallow_plain_http = \"yes\"").contains { $0.contains("must be true or false") })
+    }
+
+    @Test func tlsKeysGoTogether() throws {
+        #expect(try problems("[tls]\ncertificate = \"/etc/chatd/cert.pem\"").contains { $0.contains("go together") })
+        #expect(try problems("[tls]\nredirect_port = 80").contains { $0.contains("needs 'tls.certificate'") })
+        let served = try problems(
+            "[server]\nhost = \"0.0.0.0\"\n[tls]\ncertificate = \"/c.pem\"\nkey = \"/k.pem\"\nacme_webroot = \"/var/www\"")
+        #expect(served.count == 1)
+        #expect(served.first?.contains("set 'tls.redirect_port'") == true)
+    }
+
+    @Test func subsystemLevelsOverTheGeneralOne() throws {
+        let config = try load("[log]\nlevel = \"warning\"\nhttp = \"debug\"\nstore = \"\"\nformat = \"json\"")
+        #expect(config.log.subsystems == ["http": "debug"])
+        #expect(config.log.format == "json")
+        #expect(try problems("[log]\nsockets = \"debug\"").contains { $0.contains("unknown key 'log.sockets'") })
+    }
+}

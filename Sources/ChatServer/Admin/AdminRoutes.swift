@@ -34,7 +34,7 @@ struct AdminRoutes {
             version: ChatdVersion.current, startedAt: startedAt, uptimeSeconds: (now - startedAt) / 1000,
             connections: gateway.openConnections, usersOnline: gateway.usersOnline, messagesToday: today,
             queues: queues, disk: disk, walBytes: sizes.wal, databaseBytes: sizes.database,
-            warnings: Self.warnings(disk: disk, queues: queues, warningPercent: services.config.operations.diskWarningPercent))
+            warnings: Self.warnings(disk: disk, queues: queues, warningPercent: services.settings.current.operations.diskWarningPercent))
     }
 
     /// What an operator should look at now, each with what to do about it.

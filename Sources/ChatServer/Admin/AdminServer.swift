@@ -10,7 +10,8 @@ import Logging
 /// in (`/run/chatd`, mode 0750, when installed) keeps others out from the first moment.
 enum AdminServer {
     static func make(
-        services: ChatServices, gateway: RealtimeGateway, jobs: JobRunner, startedAt: Millis, logger: Logger
+        services: ChatServices, gateway: RealtimeGateway, jobs: JobRunner, reloader: Reloader, startedAt: Millis,
+        logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router(context: ChatRequestContext.self)
         let routes = RouteTable()
@@ -19,6 +20,7 @@ enum AdminServer {
         AdminUserRoutes(services: services).register(on: router)
         AdminModerationRoutes(services: services).register(on: router)
         AdminMediaRoutes(services: services).register(on: router)
+        AdminOperationsRoutes(services: services, reloader: reloader).register(on: router)
         routes.load(router.routes)
         let path = services.config.adminSocketPath
         return Application(

@@ -4,29 +4,45 @@ import Hummingbird
 import Synchronization
 
 /// Token buckets keyed by a string (an IP address, a user id): `capacity` requests, refilled evenly over `period`.
-/// Answers how many seconds to wait when a key is out of tokens.
+/// Answers how many seconds to wait when a key is out of tokens. A reload changes the capacity in place.
 final class RateLimiter: Sendable {
-    let capacity: Int
-    private let refillPerSecond: Double
-    private let buckets = Mutex<[String: TokenBucket]>([:])
+    private struct State {
+        var capacity: Int
+        var refillPerSecond: Double
+        var buckets: [String: TokenBucket] = [:]
+    }
+
+    private let period: Double
+    private let state: Mutex<State>
     /// Past this many keys, full buckets are dropped (a full bucket is the same as no bucket).
     private let maxKeys = 50_000
 
     init(capacity: Int, per period: Double) {
-        self.capacity = capacity
-        refillPerSecond = Double(capacity) / period
+        self.period = period
+        state = Mutex(State(capacity: capacity, refillPerSecond: Double(capacity) / period))
+    }
+
+    var capacity: Int { state.withLock { $0.capacity } }
+
+    /// A new capacity for every key, from the next request on (buckets keep the tokens they have, up to it).
+    func reconfigure(capacity: Int) {
+        state.withLock {
+            $0.capacity = capacity
+            $0.refillPerSecond = Double(capacity) / period
+        }
     }
 
     /// Takes one token for `key`; nil when allowed, else the seconds until one is available.
     func take(_ key: String, now: Double = ProcessInfo.processInfo.systemUptime) -> Int? {
-        buckets.withLock { buckets in
-            var bucket = buckets[key] ?? TokenBucket(burst: capacity)
-            defer { buckets[key] = bucket }
-            guard bucket.take(now: now, perSecond: refillPerSecond, burst: capacity) else {
-                return bucket.secondsUntilNextToken(perSecond: refillPerSecond)
+        state.withLock { state in
+            let (capacity, perSecond) = (state.capacity, state.refillPerSecond)
+            var bucket = state.buckets[key] ?? TokenBucket(burst: capacity)
+            defer { state.buckets[key] = bucket }
+            guard bucket.take(now: now, perSecond: perSecond, burst: capacity) else {
+                return bucket.secondsUntilNextToken(perSecond: perSecond)
             }
-            if buckets.count > maxKeys {
-                buckets = buckets.filter { !$0.value.isFull(now: now, perSecond: refillPerSecond, burst: capacity) }
+            if state.buckets.count > maxKeys {
+                state.buckets = state.buckets.filter { !$0.value.isFull(now: now, perSecond: perSecond, burst: capacity) }
             }
             return nil
         }

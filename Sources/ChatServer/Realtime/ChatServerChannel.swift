@@ -9,6 +9,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+import NIOSSL
 import NIOWebSocket
 
 /// Each accepted socket: NIO's HTTP/1 upgrader in front of Hummingbird. Ordinary requests go to Hummingbird's
@@ -31,6 +32,8 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
     let responder: HTTPChannelHandler.Responder
     let gateway: RealtimeGateway
     let http: ChatConfig.HTTP
+    /// HTTPS and WSS: each connection starts its TLS with the context of the moment (a reload swaps it).
+    let tls: ServerTLS?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -42,6 +45,7 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                 value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
             let refusal = NIOLoopBoundBox<ChatError?>(nil, eventLoop: channel.eventLoop)
             let gateway = self.gateway
+            let secure = tls != nil
             let guardian = HTTPGuard(timeouts: http.timeouts)
             let byteWatch = HTTPByteWatch(guardian: guardian)
             let slowClientHandlers = NIOLoopBound([guardian, byteWatch] as [any RemovableChannelHandler], eventLoop: channel.eventLoop)
@@ -86,7 +90,7 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                 upgraders: [upgrader],
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: secure))
                         try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(logger: logger))
                         let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                             wrappingChannelSynchronously: channel,
@@ -112,9 +116,11 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
             // between keeps them for the WebSocket; HTTPGuard leaves the pipeline before they are passed on.
             let upgradeHandler = try pipeline.handler(type: NIOTypedHTTPServerUpgradeHandler<UpgradeResult>.self)
             try pipeline.addHandler(guardian, position: .after(upgradeHandler))
-            // First: it sees every byte as it arrives (behind TLS, once the listener has it, it must sit after the TLS
-            // handler, where the bytes are the request's).
+            // First, or right behind TLS: it sees every byte of the requests as it arrives.
             try pipeline.addHandler(byteWatch, position: .first)
+            if let tls {
+                try pipeline.addHandler(NIOSSLServerHandler(context: tls.context), position: .first)
+            }
             return Value(upgradeResult: result, channel: channel)
         }
     }

@@ -27,11 +27,12 @@ struct HealthRoutes {
             throw ChatError(.unavailable, "draining: chatd is shutting down")
         }
         let disk = DiskStatus.of(services.config.storage.dataDirectory)
-        let limit = Double(services.config.operations.diskFullPercent) / 100
+        let fullPercent = services.settings.current.operations.diskFullPercent
+        let limit = Double(fullPercent) / 100
         guard disk.usedFraction < limit else {
             throw ChatError(
                 .unavailable,
-                "the disk holding the data is \(Int(disk.usedFraction * 100)) % full (operations.disk_full_percent is \(services.config.operations.diskFullPercent))")
+                "the disk holding the data is \(Int(disk.usedFraction * 100)) % full (operations.disk_full_percent is \(fullPercent))")
         }
         do {
             try await services.store.probeWrite()

@@ -92,8 +92,9 @@ final class ChatdProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             let text = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
-            if let range = text.range(of: #"127\.0\.0\.1:(\d+) \[ChatServer\] chatd listening"#, options: .regularExpression),
-                let port = Int(text[range].split(separator: ":")[1].prefix { $0.isNumber })
+            if let range = text.range(
+                of: #"msg="chatd listening" address=https?://127\.0\.0\.1:\d+"#, options: .regularExpression),
+                let port = Int(text[range].split(separator: ":").last ?? "")
             {
                 self.port = port
                 return

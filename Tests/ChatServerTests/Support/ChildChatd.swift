@@ -36,9 +36,10 @@ final class ChildChatd: @unchecked Sendable {
         try process.run()
         for _ in 0..<400 {
             let text = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
-            if let range = text.range(of: #"address=http://127\.0\.0\.1:(\d+) \[ChatServer\] chatd listening"#, options: .regularExpression) {
-                let line = String(text[range])
-                port = Int(line.split(separator: ":")[2].prefix { $0.isNumber }) ?? 0
+            if let range = text.range(
+                of: #"msg="chatd listening" address=https?://127\.0\.0\.1:\d+"#, options: .regularExpression)
+            {
+                port = Int(text[range].split(separator: ":").last ?? "") ?? 0
                 return
             }
             guard process.isRunning else { break }

@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import NIOSSL
 import NIOWebSocket
 import Synchronization
 import Testing
@@ -52,7 +53,8 @@ final class Socket: Sendable {
         self.connection = connection
     }
 
-    static func connect(port: Int, path: String = "/v1/ws") async throws -> Socket {
+    /// Connects to `/v1/ws` on loopback; with `tls`, over WSS to `localhost`.
+    static func connect(port: Int, path: String = "/v1/ws", tls: TLSConfiguration? = nil) async throws -> Socket {
         let inbox = Inbox()
         let (writers, writerIn) = AsyncStream<WebSocketOutboundWriter>.makeStream()
         var logger = Logger(label: "test-socket")
@@ -63,8 +65,9 @@ final class Socket: Sendable {
                 writerIn.finish()
             }
             return try await WebSocketClient.connect(
-                url: "ws://127.0.0.1:\(port)\(path)",
-                configuration: .init(maxFrameSize: 1 << 20, closeTimeout: .seconds(2)), logger: logger
+                url: tls == nil ? "ws://127.0.0.1:\(port)\(path)" : "wss://localhost:\(port)\(path)",
+                configuration: .init(maxFrameSize: 1 << 20, closeTimeout: .seconds(2)), tlsConfiguration: tls,
+                logger: logger
             ) { inbound, outbound, _ in
                 writerIn.yield(outbound)
                 for try await message in inbound.messages(maxSize: 1 << 22) {
@@ -81,8 +84,10 @@ final class Socket: Sendable {
     }
 
     /// Connects and says hello; returns the `welcome` frame.
-    static func hello(port: Int, token: String, cursor: Int64? = nil) async throws -> (Socket, JSON) {
-        let socket = try await connect(port: port)
+    static func hello(port: Int, token: String, cursor: Int64? = nil, tls: TLSConfiguration? = nil) async throws
+        -> (Socket, JSON)
+    {
+        let socket = try await connect(port: port, tls: tls)
         var hello: [String: Any] = ["type": "hello", "id": "hello", "token": token]
         if let cursor { hello["cursor"] = cursor }
         try await socket.send(hello)

@@ -37,11 +37,11 @@ func temporaryDirectory() -> URL {
 
 /// Runs `body` against a real chatd on a loopback port, with a real HTTP client.
 func withServer<T>(
-    _ config: ChatConfig = testConfig(), _ body: @Sendable (API) async throws -> T
+    _ config: ChatConfig = testConfig(), configFile: String? = nil, _ body: @Sendable (API) async throws -> T
 ) async throws -> T {
     var logger = Logger(label: "chatd-test")
     logger.logLevel = .warning
-    let app = try await buildApplication(config: config, logger: logger)
+    let app = try await buildApplication(config: config, logger: logger, configFile: configFile)
     defer { try? FileManager.default.removeItem(atPath: config.storage.dataDirectory) }
     return try await app.test(.live) { client in try await body(API(client: client)) }
 }
