@@ -33,12 +33,16 @@ let package = Package(
     targets: [
         // Domain types, validation and errors. No I/O.
         .target(name: "ChatCore"),
+        // Files that appear whole and survive a crash (write aside, fsync, rename, fsync the folder).
+        .target(name: "ChatFiles"),
         // SQLite (GRDB, WAL): migrations, repositories, the single writer with group commit.
         .target(
             name: "ChatStore",
             dependencies: [
                 "ChatCore",
+                "ChatFiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
         // The durable job queue's runner: workers per named queue, retries with backoff, dead letters, schedules.
@@ -59,6 +63,7 @@ let package = Package(
             name: "ChatMedia",
             dependencies: [
                 "ChatCore",
+                "ChatFiles",
                 "ChatJobs",
                 "CVipsShim",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -118,6 +123,7 @@ let package = Package(
                 "ChatAdmin",
                 "ChatConfiguration",
                 "ChatTLS",
+                "ChatFiles",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Metrics", package: "swift-metrics"),

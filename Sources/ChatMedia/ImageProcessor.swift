@@ -1,4 +1,5 @@
 import ChatCore
+import ChatFiles
 import Foundation
 
 /// Turns an image that chatd accepts into what every phone shows: an upright, metadata-free display image and a

@@ -1,4 +1,5 @@
 import ChatCore
+import ChatFiles
 import Foundation
 import Synchronization
 

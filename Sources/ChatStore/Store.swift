@@ -20,9 +20,12 @@ public final class Store: StoreMaintenance {
     public let media: SQLiteMedia
 
     /// Opens (creating if needed) `directory/chatd.sqlite` and migrates it.
-    /// Refuses a database written by a newer chatd.
-    public init(directory: URL, durability: Durability = .full, limits: StoreLimits = StoreLimits()) throws {
-        let database = try StoreDatabase(directory: directory, durability: durability)
+    /// Refuses a database written by a newer chatd. With `shipping`, its WAL is shipped for point-in-time recovery.
+    public init(
+        directory: URL, durability: Durability = .full, limits: StoreLimits = StoreLimits(),
+        shipping: WALShipping? = nil
+    ) throws {
+        let database = try StoreDatabase(directory: directory, durability: durability, shipping: shipping)
         self.database = database
         self.limits = limits
         accounts = SQLiteAccounts(database: database)

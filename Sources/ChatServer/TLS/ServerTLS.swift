@@ -1,4 +1,4 @@
-import ChatMedia
+import ChatFiles
 import ChatTLS
 import Foundation
 import NIOSSL

@@ -1,3 +1,4 @@
+import ChatCore
 import Dispatch
 import GRDB
 import Synchronization
@@ -10,35 +11,96 @@ import Synchronization
 /// the indexes, so a batch of 60 sends writes about 200 pages, and the writer checkpointed every fifth commit.
 /// This connection only checkpoints (PASSIVE: it never blocks the writer or readers); the writer keeps a far
 /// higher automatic threshold only as a backstop.
+///
+/// With WAL shipping, a checkpoint may only follow a complete shipment with no commit in between (see `WALShipper`):
+/// the tick ships every `every`, and once the log has grown by `framesPerCheckpoint` it ships and checkpoints in a
+/// writer barrier — a pause of the sends as long as copying those pages takes.
 final class Checkpointer: Sendable {
+    enum Mode: Sendable {
+        case periodic
+        case shipping(shipper: WALShipper, every: Duration, pool: DatabasePool, writer: GroupCommitWriter)
+    }
+
     /// WAL pages at which the writer checkpoints by itself, should this checkpointer fall behind.
     static let writerBackstopPages = 10_000
+    /// With shipping: log growth (pages) after which the next tick checkpoints (about 4 MB of 4 KiB pages).
+    static let framesPerCheckpoint = 1_000
 
     private let connection: DatabaseQueue
+    private let mode: Mode
     /// Held in a mutex only to make the class Sendable; it is touched in init and stop.
     private let timer: Mutex<(any DispatchSourceTimer)?>
     private let stopped = Atomic<Bool>(false)
     private let queue: DispatchQueue
+    /// With shipping: the position of the last checkpoint, the time of the last shipment.
+    private let shippingState = Mutex<(checkpointedAt: WALShipper.Position?, shippedAt: ContinuousClock.Instant)>(
+        (nil, .now))
 
-    init(path: String, configuration: Configuration, interval: DispatchTimeInterval = .milliseconds(200)) throws {
+    init(
+        path: String, configuration: Configuration, mode: Mode, interval: DispatchTimeInterval = .milliseconds(200)
+    ) throws {
         var configuration = configuration
         configuration.label = "chatd.checkpointer"
         connection = try DatabaseQueue(path: path, configuration: configuration)
+        self.mode = mode
         queue = DispatchQueue(label: "chatd.store.checkpointer", qos: .utility)
-        let source = DispatchSource.makeTimerSource(queue: queue)
-        source.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(50))
-        let connection = connection
-        source.setEventHandler {
+        timer = Mutex(DispatchSource.makeTimerSource(queue: queue))
+        timer.withLock { source in
+            source?.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(50))
+            source?.setEventHandler { [weak self] in self?.tick() }
+            source?.resume()
+        }
+    }
+
+    private func tick() {
+        switch mode {
+        case .periodic:
             // A busy or failed passive checkpoint is retried at the next tick; nothing is lost by skipping one.
             _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+        case .shipping(let shipper, let every, _, _):
+            let committed = shipper.committedPosition
+            let (checkpointedAt, shippedAt) = shippingState.withLock { $0 }
+            let grown =
+                checkpointedAt.map { committed.generation != $0.generation || committed.frame - $0.frame >= Self.framesPerCheckpoint }
+                ?? (committed.frame >= Self.framesPerCheckpoint)
+            if grown {
+                _ = try? checkpointAndShipBlocking()
+            } else if shippedAt.duration(to: .now) >= every {
+                _ = try? shipper.ship()
+                shippingState.withLock { $0.shippedAt = .now }
+            }
         }
-        source.resume()
-        timer = Mutex(source)
+    }
+
+    /// Ships (with shipping on) and checkpoints between two group commits, on the tick's thread.
+    private func checkpointAndShipBlocking() throws {
+        guard case .shipping(let shipper, _, let pool, let writer) = mode else { return }
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<WALShipper.Position, any Error>?>(nil)
+        writer.enqueueBarrier {
+            let result = Result { () throws -> WALShipper.Position in
+                try shipper.ship()
+                try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+                return shipper.shippedPosition
+            }
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        let position = try outcome.withLock { $0! }.get()
+        shippingState.withLock { $0 = (position, .now) }
     }
 
     /// A full checkpoint that also truncates the WAL, on this connection so it never races the periodic one.
-    /// It waits (busy timeout) for readers on older snapshots and for the writer.
+    /// It waits (busy timeout) for readers on older snapshots and for the writer. With shipping, a shipment and a
+    /// passive checkpoint between two group commits instead (a truncating one could wait seconds there).
     func truncate() async throws {
+        if case .shipping = mode {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                queue.async { continuation.resume(with: Result { try self.checkpointAndShipBlocking() }) }
+            }
+            return
+        }
         try await connection.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
     }
 

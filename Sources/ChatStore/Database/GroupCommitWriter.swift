@@ -39,6 +39,8 @@ final class GroupCommitWriter: Sendable {
 
     private struct State {
         var pending: [PendingWrite] = []
+        /// Work that runs between two transactions, before the next batch (`barrier`).
+        var barriers: [@Sendable () -> Void] = []
         var draining = false
     }
 
@@ -84,23 +86,48 @@ final class GroupCommitWriter: Sendable {
         if startDrain { queue.async { self.drain() } }
     }
 
+    /// Runs `work` on the writer's queue between two transactions: no write commits while it runs. For what must see
+    /// the log still (shipping the WAL, then checkpointing). Keep it short: every send waits for it.
+    func barrier<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            enqueueBarrier { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
+    /// `barrier` for a caller on a thread of its own (which may wait for it).
+    func enqueueBarrier(_ work: @escaping @Sendable () -> Void) {
+        let startDrain = state.withLock { state in
+            state.barriers.append(work)
+            if state.draining { return false }
+            state.draining = true
+            return true
+        }
+        if startDrain { queue.async { self.drain() } }
+    }
+
     private func drain() {
         var previousBatch = 0
         while true {
+            for barrier in state.withLock({ state in defer { state.barriers = [] }; return state.barriers }) {
+                barrier()
+            }
             // Like PostgreSQL's commit_delay: when the last batch was busy, its writers are about to come back with
             // their next writes; a short pause lets them join this batch and share its fsync.
             if previousBatch >= lingerAfter { usleep(lingerMicroseconds) }
-            let batch: [PendingWrite] = state.withLock { state in
+            // nil: nothing left to do (the next submit starts a drain); empty: only barriers arrived meanwhile.
+            let taken: [PendingWrite]? = state.withLock { state in
                 guard !state.pending.isEmpty else {
+                    if !state.barriers.isEmpty { return [] }
                     state.draining = false
-                    return []
+                    return nil
                 }
                 let count = min(state.pending.count, maxBatch)
                 let batch = Array(state.pending.prefix(count))
                 state.pending.removeFirst(count)
                 return batch
             }
-            if batch.isEmpty { return }
+            guard let batch = taken else { return }
+            if batch.isEmpty { continue }
             previousBatch = batch.count
             commit(batch)
         }

@@ -18,10 +18,13 @@ public final class StoreDatabase: Sendable {
     let checkpointer: Checkpointer
     /// `directory/chatd.sqlite`.
     let path: String
+    /// Point-in-time recovery: the WAL's shipper, and the hook that tells it of each commit (kept alive here).
+    let shipper: WALShipper?
+    private let hook: WALHook?
 
     /// Opens (creating if needed) `directory/chatd.sqlite` and migrates it. Refuses a database written by a newer
-    /// chatd.
-    init(directory: URL, durability: Durability) throws {
+    /// chatd. With `shipping`, WAL frames go to its archive and only `checkpointAndShip` checkpoints.
+    init(directory: URL, durability: Durability, shipping: WALShipping? = nil) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var config = Configuration()
         config.foreignKeysEnabled = true
@@ -35,9 +38,10 @@ public final class StoreDatabase: Sendable {
             // the database outgrows it; the writer touches the hot end of every index, so it gets more.
             let cacheKiB = db.configuration.readonly ? 16 * 1024 : 64 * 1024
             try db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)")
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Checkpointer.writerBackstopPages)")
+            // Shipping: no connection checkpoints on its own, or a reset of the log could overwrite unshipped frames.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(shipping == nil ? Checkpointer.writerBackstopPages : 0)")
         }
-        let path = directory.appendingPathComponent("chatd.sqlite").path
+        let path = directory.appendingPathComponent(Self.fileName).path
         let pool = try DatabasePool(path: path, configuration: config)
         // GRDB turns WAL on for the writer after `prepareDatabase` and sets `synchronous = NORMAL` with it, which
         // would leave every commit unsynced until the next checkpoint. The writer's setting is the one that counts.
@@ -53,11 +57,29 @@ public final class StoreDatabase: Sendable {
         }
         try migrator.migrate(pool)
         try pool.write { db in _ = try SearchTokenizer.keepIndexCurrent(db) }
-        checkpointer = try Checkpointer(path: path, configuration: config)
         self.path = path
         self.pool = pool
-        writer = GroupCommitWriter(pool: pool)
+        let writer = GroupCommitWriter(pool: pool)
+        self.writer = writer
+        if let shipping {
+            let shipper = try WALShipper(databasePath: path, archive: shipping.archive)
+            try shipper.catchUp(now: Clock.nowMillis())
+            let hook = WALHook(shipper: shipper)
+            try pool.writeWithoutTransaction { db in hook.install(on: db) }
+            self.shipper = shipper
+            self.hook = hook
+            checkpointer = try Checkpointer(
+                path: path, configuration: config,
+                mode: .shipping(shipper: shipper, every: shipping.interval, pool: pool, writer: writer))
+        } else {
+            shipper = nil
+            hook = nil
+            checkpointer = try Checkpointer(path: path, configuration: config, mode: .periodic)
+        }
     }
+
+    /// The database file's name in its folder.
+    public static let fileName = "chatd.sqlite"
 
     /// Runs a write in the next group commit; see `GroupCommitWriter`.
     func write<T: Sendable>(_ work: @escaping @Sendable (WriteContext) throws -> T) async throws -> T {
@@ -71,6 +93,8 @@ public final class StoreDatabase: Sendable {
 
     func close() throws {
         try checkpointer.stop()
+        // What the last commits wrote is shipped before closing checkpoints the log into the file and removes it.
+        try shipper?.ship()
         try pool.close()
     }
 }
@@ -82,6 +106,17 @@ extension StoreDatabase {
     /// without it, SQLite answers "no such tokenizer: chatd" to anything that touches `messages_fts`.
     public static func prepareConnection(_ db: Database) {
         db.add(tokenizer: SearchTokenizer.self)
+    }
+}
+
+/// Where the WAL is shipped and how often at most (the recovery point).
+public struct WALShipping: Sendable {
+    public var archive: URL
+    public var interval: Duration
+
+    public init(archive: URL, interval: Duration) {
+        self.archive = archive
+        self.interval = interval
     }
 }
 

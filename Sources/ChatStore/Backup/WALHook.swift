@@ -1,0 +1,44 @@
+import ChatCore
+import Foundation
+import GRDB
+import GRDBSQLite
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SQLite's WAL hook on the writer's connection: after every commit, tells the shipper the log's salts, its frame
+/// count and the time. Installing it replaces SQLite's automatic checkpoint on that connection, which is what
+/// shipping needs (only `checkpointAndShip` checkpoints).
+final class WALHook: @unchecked Sendable {
+    let shipper: WALShipper
+    /// The log file, opened on the first commit; touched only on the writer's thread.
+    private var descriptor: Int32 = -1
+
+    init(shipper: WALShipper) {
+        self.shipper = shipper
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+    }
+
+    func install(on db: Database) {
+        sqlite3_wal_hook(db.sqliteConnection, walHookCallback, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    func committed(frameCount: Int32) {
+        if descriptor < 0 { descriptor = open(shipper.walPath, O_RDONLY | O_CLOEXEC) }
+        var header = [UInt8](repeating: 0, count: 24)
+        let got = header.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, 24, 0) }
+        guard got == 24 else { return }
+        let salt = WALSalt(first: header.bigEndianUInt32(at: 16), second: header.bigEndianUInt32(at: 20))
+        shipper.committed(salt: salt, frameCount: Int(frameCount), at: Clock.nowMillis())
+    }
+}
+
+private let walHookCallback: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<CChar>?, Int32)
+    -> Int32 = { context, _, _, frames in
+        if let context { Unmanaged<WALHook>.fromOpaque(context).takeUnretainedValue().committed(frameCount: frames) }
+        return SQLITE_OK
+    }
