@@ -8,6 +8,8 @@ extension Job {
         public static let mediaProcess = "media.process"
         /// The daily lifecycle pass: media, deleted messages' remains, old notifications.
         public static let cleanupDaily = "cleanup.daily"
+        /// The daily snapshot, its post-backup command, and pruning (`[backup]`).
+        public static let backupDaily = "backup.daily"
     }
 
     public enum Queue {
@@ -21,6 +23,10 @@ extension Job {
     /// The daily cleanup pass; keyed, so two passes never overlap.
     public static let dailyCleanup = Job(
         kind: Kind.cleanupDaily, queue: Queue.cleanup, key: Kind.cleanupDaily, payload: "{}")
+
+    /// The daily snapshot; keyed, so two never overlap. It runs on the cleanup queue (one at a time).
+    public static let dailyBackup = Job(
+        kind: Kind.backupDaily, queue: Queue.cleanup, key: Kind.backupDaily, payload: "{}")
 
     /// The notification job of a new message. Its payload is written by hand: it is on the path of every send.
     public static func notify(_ message: Message) -> Job {

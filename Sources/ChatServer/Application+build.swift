@@ -86,13 +86,17 @@ func makeJobRunner(_ services: ChatServices, gateway: RealtimeGateway) -> JobRun
                 maxPixels: services.config.media.maxPixels, displaySize: services.config.media.displaySize,
                 thumbnailSize: services.config.media.thumbnailSize),
             video: services.video, logger: services.logger),
+        Job.Kind.backupDaily: DailyBackup(backups: services.backups),
         Job.Kind.cleanupDaily: DailyCleanup(
             media: MediaCleanup(library: services.media, store: services.mediaStore, logger: services.logger),
             notifications: services.notifications, retentionDays: services.config.events.retentionDays,
             logger: services.logger),
     ]
-    let schedules = [DailySchedule(name: "cleanup", time: config.cleanupTime, timeZone: zone, job: .dailyCleanup)]
-        .compactMap { $0 }
+    let backupTime = services.config.backup.time
+    let schedules = [
+        DailySchedule(name: "cleanup", time: config.cleanupTime, timeZone: zone, job: .dailyCleanup),
+        backupTime.isEmpty ? nil : DailySchedule(name: "backup", time: backupTime, timeZone: zone, job: .dailyBackup),
+    ].compactMap { $0 }
     return JobRunner(
         repository: services.jobs, policies: config.queues, handlers: handlers, schedules: schedules,
         logger: services.logger)

@@ -9,9 +9,14 @@ extension ChatServices {
     /// Opens the store and builds every service from the configuration.
     static func make(config: ChatConfig, logger: Logger) async throws -> ChatServices {
         let dataDirectory = URL(fileURLWithPath: config.storage.dataDirectory, isDirectory: true)
+        let shipping = config.backup.walDirectory.isEmpty
+            ? nil
+            : WALShipping(
+                archive: URL(fileURLWithPath: config.backup.walDirectory, isDirectory: true),
+                interval: .seconds(config.backup.shipSeconds))
         let store = try Store(
             directory: dataDirectory.appendingPathComponent("db", isDirectory: true), durability: config.storage.durability,
-            limits: config.storeLimits)
+            limits: config.storeLimits, shipping: shipping)
         let secret = try serverSecret(config: config, dataDirectory: dataDirectory)
         let tokens = await TokenIssuer(
             secret: secret, accessSeconds: config.auth.accessTokenSeconds, refreshSeconds: config.auth.refreshTokenSeconds)
@@ -48,6 +53,7 @@ extension ChatServices {
             messages: messages,
             sync: SyncService(log: store.events, messages: store.messages),
             store: store, log: store.events, jobs: store.jobs, notifications: store.notifications,
-            media: library, mediaStore: store.media, video: video, logger: logger)
+            media: library, mediaStore: store.media, video: video,
+            backups: BackupService(store: store, config: config, logger: logger.subsystem("backup")), logger: logger)
     }
 }

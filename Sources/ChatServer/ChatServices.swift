@@ -28,6 +28,8 @@ struct ChatServices: Sendable {
     let media: MediaLibrary
     let mediaStore: any MediaRepository
     let video: VideoProbe?
+    /// Snapshots (daily and on demand) and their pruning.
+    let backups: BackupService
     let logger: Logger
 
     /// The largest JSON body a route reads.

@@ -21,6 +21,7 @@ enum AdminServer {
         AdminModerationRoutes(services: services).register(on: router)
         AdminMediaRoutes(services: services).register(on: router)
         AdminOperationsRoutes(services: services, reloader: reloader).register(on: router)
+        AdminBackupRoutes(services: services).register(on: router)
         routes.load(router.routes)
         let path = services.config.adminSocketPath
         return Application(

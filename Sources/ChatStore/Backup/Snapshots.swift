@@ -23,6 +23,12 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
         public var exitStatus: Int32
         /// The end of its output, for `backup list` and the alert.
         public var output: String
+
+        public init(command: String, exitStatus: Int32, output: String) {
+            self.command = command
+            self.exitStatus = exitStatus
+            self.output = output
+        }
     }
 
     public var name: String
@@ -155,7 +161,7 @@ extension Store {
         }
     }
 
-    static func counts(_ db: Database) throws -> SnapshotManifest.Counts {
+    public static func counts(_ db: Database) throws -> SnapshotManifest.Counts {
         SnapshotManifest.Counts(
             users: try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM users") ?? 0,
             conversations: try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM conversations") ?? 0,

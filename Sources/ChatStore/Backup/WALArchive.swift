@@ -60,6 +60,11 @@ public struct PointInTimeRestore: Sendable {
         public var transactions: Int
         /// When the last of them committed (the snapshot's completion when none).
         public var restoredTo: Millis
+
+        public init(transactions: Int, restoredTo: Millis) {
+            self.transactions = transactions
+            self.restoredTo = restoredTo
+        }
     }
 
     public let snapshot: SnapshotManifest

@@ -36,13 +36,15 @@ func temporaryDirectory() -> URL {
 }
 
 /// Runs `body` against a real chatd on a loopback port, with a real HTTP client.
+/// The data folder is removed afterwards unless `keepData` (a test that restarts or restores it).
 func withServer<T>(
-    _ config: ChatConfig = testConfig(), configFile: String? = nil, _ body: @Sendable (API) async throws -> T
+    _ config: ChatConfig = testConfig(), configFile: String? = nil, keepData: Bool = false,
+    _ body: @Sendable (API) async throws -> T
 ) async throws -> T {
     var logger = Logger(label: "chatd-test")
     logger.logLevel = .warning
     let app = try await buildApplication(config: config, logger: logger, configFile: configFile)
-    defer { try? FileManager.default.removeItem(atPath: config.storage.dataDirectory) }
+    defer { if !keepData { try? FileManager.default.removeItem(atPath: config.storage.dataDirectory) } }
     return try await app.test(.live) { client in try await body(API(client: client)) }
 }
 
