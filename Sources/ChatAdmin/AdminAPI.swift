@@ -55,12 +55,15 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var databaseBytes: Int64
     /// Things an operator should look at, each with what to do.
     public var warnings: [String]
+    /// The alert rules firing now (`chatd_alert_firing`), by name.
+    public var alerts: [String]
 
     public init(
         version: String, startedAt: Millis, uptimeSeconds: Int64, connections: Int, usersOnline: Int,
         messagesToday: Int64, queues: [QueueStatus], disk: DiskStatus, walBytes: Int64, databaseBytes: Int64,
-        warnings: [String]
+        warnings: [String], alerts: [String] = []
     ) {
+        self.alerts = alerts
         self.version = version
         self.startedAt = startedAt
         self.uptimeSeconds = uptimeSeconds

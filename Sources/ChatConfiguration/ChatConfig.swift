@@ -176,6 +176,16 @@ public struct ChatConfig: Sendable, Equatable {
         public var intervalSeconds = 30
     }
 
+    /// `/metrics` for Prometheus, on a listener of its own.
+    public struct Metrics: Sendable, Equatable {
+        public init() {}
+
+        public var enabled = true
+        /// Loopback by default: a scraper elsewhere should come through a tunnel or a proxy with authentication.
+        public var host = "127.0.0.1"
+        public var port = 9464
+    }
+
     /// The admin API `chatctl` talks to.
     public struct Admin: Sendable, Equatable {
         public init() {}
@@ -213,6 +223,7 @@ public struct ChatConfig: Sendable, Equatable {
     public var media = MediaLimits()
     public var admin = Admin()
     public var backup = Backup()
+    public var metrics = Metrics()
     public var alerts = Alerts()
     public var operations = Operations()
     public var log = Log()

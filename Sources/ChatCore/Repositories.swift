@@ -150,4 +150,6 @@ public protocol StoreMaintenance: Sendable {
     func probeWrite() async throws
     /// The database file and its write-ahead log, in bytes.
     func fileSizes() -> (database: Int64, wal: Int64)
+    /// Reports each group commit's duration and number of writes (for metrics). Set once at start-up.
+    func observeCommits(_ observer: @escaping @Sendable (Duration, Int) -> Void)
 }

@@ -13,6 +13,8 @@ public struct MediaProcessing: JobHandler {
     let images: ImageProcessor
     let video: VideoProbe?
     let logger: Logger
+    /// Told how long each processing took, by the media's kind (for metrics).
+    public var observe: (@Sendable (MediaKind, Duration) -> Void)?
     /// libvips and ffmpeg block a thread for the length of an image: they run here, never on the cooperative pool.
     private static let workers = DispatchQueue(label: "chatd.media", qos: .utility, attributes: .concurrent)
 
@@ -37,6 +39,8 @@ public struct MediaProcessing: JobHandler {
         let id = stored.media.id
         let images = images
         let video = video
+        let started = ContinuousClock.now
+        defer { observe?(stored.media.kind, started.duration(to: .now)) }
         let result: ProcessedMedia = try await Self.blocking {
             let type = try MediaLibrary.sniff(original)
             switch type.kind {

@@ -16,6 +16,8 @@ public final class RealtimeGateway: Sendable {
     private let perIP = Mutex<[String: Int]>([:])
     private let open = Atomic<Int>(0)
     private let shuttingDown = Atomic<Bool>(false)
+    /// Frames and fan-out times, for metrics.
+    public let stats = RealtimeStats()
 
     public init(backend: any RealtimeBackend, limits: RealtimeLimits, logger: Logger) {
         self.backend = backend
@@ -25,10 +27,10 @@ public final class RealtimeGateway: Sendable {
     }
 
     /// Where the store hands committed events: fanned out to this process's sockets.
-    public var publisher: any EventPublisher { LocalFanout(hub: hub) }
+    public var publisher: any EventPublisher { LocalFanout(hub: hub, stats: stats) }
 
     /// Where the account service reports ended sessions: their sockets close with 4401.
-    public var revocations: any SessionRevocationPublisher { LocalFanout(hub: hub) }
+    public var revocations: any SessionRevocationPublisher { LocalFanout(hub: hub, stats: stats) }
 
     /// Of `users`, those connected to this process now (the others hear of a message by notification).
     public func connectedUsers(among users: [UserID]) -> Set<UserID> {

@@ -30,22 +30,38 @@ public func buildApplication(
             metadata: ["days_left": "\(material.daysLeft())", "subject": "\(material.subject)"])
     }
     let services = try await ChatServices.make(config: config, logger: logger)
-    let maintenance = MaintenanceService(store: services.store, log: services.log, logger: logger)
+    let metrics = ChatMetrics()
+    let errors = ErrorRateWindow()
+    let maintenance = MaintenanceService(store: services.store, log: services.log, logger: logger.subsystem("store"))
     let gateway = RealtimeGateway(
-        backend: RealtimeServices(services: services), limits: config.realtime, logger: logger)
-    let router = makeRouter(services, gateway: gateway, tls: config.tls)
-    services.store.setEventPublisher(gateway.publisher)
+        backend: RealtimeServices(services: services), limits: config.realtime, logger: logger.subsystem("realtime"))
+    let router = makeRouter(
+        services, gateway: gateway, tls: config.tls,
+        observe: RequestMetrics(metrics: metrics, errors: errors, logger: logger.subsystem("http")))
+    services.store.setEventPublisher(CountingPublisher(inner: gateway.publisher, metrics: metrics))
     services.accounts.revocations.connect(gateway.revocations)
-    let jobs = makeJobRunner(services, gateway: gateway)
+    let jobs = makeJobRunner(services, gateway: gateway, metrics: metrics)
     services.store.setJobPublisher(jobs)
+    services.store.observeCommits { duration, writes in
+        metrics.time("chatd_store_commit_duration_seconds", [], duration)
+        metrics.record("chatd_store_commit_batch_size", [], writes)
+    }
+    gateway.stats.observeFanout { metrics.time("chatd_fanout_duration_seconds", [], $0) }
+    let alerts = AlertMonitor(
+        services: services, jobs: jobs, tls: tls, errors: errors, logger: logger.subsystem("alerts"))
     let reloader = Reloader(
         configFile: configFile, settings: services.settings, tls: tls, levels: logLevels,
-        authLimiter: services.authLimiter, sendLimiter: services.messages.sendLimiter, logger: logger)
+        authLimiter: services.authLimiter, sendLimiter: services.messages.sendLimiter,
+        afterReload: { alerts.evaluateSoon() }, logger: logger.subsystem("admin"))
     let admin = AdminServer.make(
-        services: services, gateway: gateway, jobs: jobs, reloader: reloader, startedAt: Clock.nowMillis(),
-        logger: logger)
+        services: services, gateway: gateway, jobs: jobs, reloader: reloader, alerts: alerts,
+        startedAt: Clock.nowMillis(), logger: logger.subsystem("admin"))
     let boundPort = Mutex(config.server.port)
-    var extra: [any Service] = [ReloadOnHangup(reloader: reloader)]
+    var extra: [any Service] = [ReloadOnHangup(reloader: reloader), alerts]
+    if config.metrics.enabled {
+        let sampler = MetricsSampler(metrics: metrics, services: services, gateway: gateway, jobs: jobs, alerts: alerts)
+        extra.append(MetricsServer.make(config: config, sampler: sampler, logger: logger.subsystem("http")))
+    }
     if config.tls.isEnabled, config.tls.redirectPort != 0 {
         extra.append(RedirectServer.make(config: config, httpsPort: { boundPort.withLock { $0 } }, logger: logger))
     }
@@ -74,18 +90,24 @@ public func buildApplication(
 }
 
 /// The job runner with a handler for every kind of job and the daily schedules, from the `[jobs]` configuration.
-func makeJobRunner(_ services: ChatServices, gateway: RealtimeGateway) -> JobRunner {
+func makeJobRunner(_ services: ChatServices, gateway: RealtimeGateway, metrics: ChatMetrics? = nil) -> JobRunner {
     let config = services.config.jobs
     let zone = TimeZone(identifier: config.timeZone) ?? .gmt
     let handlers: [String: any JobHandler] = [
         Job.Kind.notifyMessage: NotifyHandler(
             notifications: services.notifications, connected: { gateway.connectedUsers(among: $0) }),
-        Job.Kind.mediaProcess: MediaProcessing(
-            library: services.media, store: services.mediaStore,
-            images: ImageProcessor(
-                maxPixels: services.config.media.maxPixels, displaySize: services.config.media.displaySize,
-                thumbnailSize: services.config.media.thumbnailSize),
-            video: services.video, logger: services.logger),
+        Job.Kind.mediaProcess: {
+            var processing = MediaProcessing(
+                library: services.media, store: services.mediaStore,
+                images: ImageProcessor(
+                    maxPixels: services.config.media.maxPixels, displaySize: services.config.media.displaySize,
+                    thumbnailSize: services.config.media.thumbnailSize),
+                video: services.video, logger: services.logger.subsystem("media"))
+            processing.observe = { kind, duration in
+                metrics?.time("chatd_media_processing_duration_seconds", [("kind", kind.rawValue)], duration)
+            }
+            return processing
+        }(),
         Job.Kind.backupDaily: DailyBackup(backups: services.backups),
         Job.Kind.cleanupDaily: DailyCleanup(
             media: MediaCleanup(library: services.media, store: services.mediaStore, logger: services.logger),
@@ -99,14 +121,16 @@ func makeJobRunner(_ services: ChatServices, gateway: RealtimeGateway) -> JobRun
     ].compactMap { $0 }
     return JobRunner(
         repository: services.jobs, policies: config.queues, handlers: handlers, schedules: schedules,
-        logger: services.logger)
+        logger: services.logger.subsystem("jobs"))
 }
 
-func makeRouter(_ services: ChatServices, gateway: RealtimeGateway, tls: ChatConfig.TLS = .init())
-    -> Router<ChatRequestContext>
-{
+func makeRouter(
+    _ services: ChatServices, gateway: RealtimeGateway, tls: ChatConfig.TLS = .init(),
+    observe: RequestMetrics<ChatRequestContext>? = nil
+) -> Router<ChatRequestContext> {
     let router = Router(context: ChatRequestContext.self)
     let routes = RouteTable()
+    if let observe { router.add(middleware: observe) }
     if tls.isEnabled, tls.hstsSeconds > 0 {
         router.add(middleware: HSTSMiddleware(seconds: tls.hstsSeconds))
     }

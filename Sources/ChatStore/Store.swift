@@ -56,6 +56,11 @@ public final class Store: StoreMaintenance {
         )
     }
 
+    /// Reports each group commit's duration and size (for metrics). Set once at start-up.
+    public func observeCommits(_ observer: @escaping @Sendable (Duration, Int) -> Void) {
+        database.writer.observeCommits(observer)
+    }
+
     public var eventRetentionDays: Int { limits.eventRetentionDays }
 
     /// Moves the WAL back into the database file and truncates it; for quiet moments and before backups.

@@ -16,6 +16,8 @@ final class Shared<Value: Sendable>: Sendable {
         try """
         [server]
         port = 0
+        [metrics]
+        port = 0
         [storage]
         data_dir = "\(dataDirectory.path)"
         [auth]

@@ -60,6 +60,7 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection, @unchecke
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        gateway.stats.framesReceived.add(1, ordering: .relaxed)
         let time = SessionTime.now()
         let inbound = assembler.assemble(unwrapInboundIn(data), maxBytes: limits.maxFrameBytes)
         let hub = self.hub
@@ -249,6 +250,7 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection, @unchecke
 
     private func write(_ frame: WebSocketFrame) {
         guard let context, !closeWritten else { return }
+        gateway.stats.framesSent.add(1, ordering: .relaxed)
         context.write(wrapOutboundOut(frame), promise: nil)
         if !needsFlush {
             needsFlush = true

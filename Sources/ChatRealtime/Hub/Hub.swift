@@ -127,9 +127,12 @@ final class Hub<Connection: HubConnection>: Sendable {
 /// the other instances here and feed what they publish into their own hubs.
 struct LocalFanout<Connection: HubConnection>: EventPublisher, SessionRevocationPublisher {
     let hub: Hub<Connection>
+    let stats: RealtimeStats
 
     func publish(_ events: [Event]) {
+        let start = ContinuousClock.now
         hub.publish(events)
+        stats.fannedOut(in: start.duration(to: .now))
     }
 
     func revoked(_ revocation: SessionRevocation) {

@@ -11,6 +11,7 @@ struct AdminRoutes {
     let services: ChatServices
     let gateway: RealtimeGateway
     let jobs: JobRunner
+    let alerts: AlertMonitor
     let startedAt: Millis
 
     func register(on router: Router<ChatRequestContext>) {
@@ -30,11 +31,14 @@ struct AdminRoutes {
         let sizes = services.store.fileSizes()
         let disk = DiskStatus.of(services.config.storage.dataDirectory)
         let today = try await services.store.messageCount(since: startOfToday(now))
+        let firing = alerts.firing
         return StatusReport(
             version: ChatdVersion.current, startedAt: startedAt, uptimeSeconds: (now - startedAt) / 1000,
             connections: gateway.openConnections, usersOnline: gateway.usersOnline, messagesToday: today,
             queues: queues, disk: disk, walBytes: sizes.wal, databaseBytes: sizes.database,
-            warnings: Self.warnings(disk: disk, queues: queues, warningPercent: services.settings.current.operations.diskWarningPercent))
+            warnings: Self.warnings(disk: disk, queues: queues, warningPercent: services.settings.current.operations.diskWarningPercent)
+                + firing.filter { !["disk_full", "jobs_failed"].contains($0.name) }.map(\.summary),
+            alerts: firing.map(\.name))
     }
 
     /// What an operator should look at now, each with what to do about it.

@@ -10,13 +10,14 @@ import Logging
 /// in (`/run/chatd`, mode 0750, when installed) keeps others out from the first moment.
 enum AdminServer {
     static func make(
-        services: ChatServices, gateway: RealtimeGateway, jobs: JobRunner, reloader: Reloader, startedAt: Millis,
-        logger: Logger
+        services: ChatServices, gateway: RealtimeGateway, jobs: JobRunner, reloader: Reloader, alerts: AlertMonitor,
+        startedAt: Millis, logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router(context: ChatRequestContext.self)
         let routes = RouteTable()
         router.add(middleware: ErrorMiddleware(routes: routes))
-        AdminRoutes(services: services, gateway: gateway, jobs: jobs, startedAt: startedAt).register(on: router)
+        AdminRoutes(services: services, gateway: gateway, jobs: jobs, alerts: alerts, startedAt: startedAt)
+            .register(on: router)
         AdminUserRoutes(services: services).register(on: router)
         AdminModerationRoutes(services: services).register(on: router)
         AdminMediaRoutes(services: services).register(on: router)

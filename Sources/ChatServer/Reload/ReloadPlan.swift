@@ -18,6 +18,7 @@ struct ReloadPlan: Equatable, Sendable {
             plan.applied.append("limits.messages_per_minute")
         }
         if running.operations != next.operations { plan.applied.append("operations") }
+        if running.alerts != next.alerts { plan.applied.append("alerts") }
         if running.tls.certificate != next.tls.certificate || running.tls.key != next.tls.key {
             if running.tls.isEnabled == next.tls.isEnabled { plan.applied.append("tls.certificate") }
         }
@@ -27,6 +28,7 @@ struct ReloadPlan: Equatable, Sendable {
         rest.limits.authRequestsPerMinute = running.limits.authRequestsPerMinute
         rest.limits.messagesPerMinute = running.limits.messagesPerMinute
         rest.operations = running.operations
+        rest.alerts = running.alerts
         if running.tls.isEnabled == next.tls.isEnabled {
             rest.tls.certificate = running.tls.certificate
             rest.tls.key = running.tls.key
@@ -39,7 +41,7 @@ struct ReloadPlan: Equatable, Sendable {
             ("realtime", rest.realtime == running.realtime), ("events", rest.events == running.events),
             ("jobs", rest.jobs == running.jobs), ("media", rest.media == running.media),
             ("admin", rest.admin == running.admin), ("backup", rest.backup == running.backup),
-            ("alerts", rest.alerts == running.alerts),
+            ("alerts", rest.alerts == running.alerts), ("metrics", rest.metrics == running.metrics),
         ]
         plan.needsRestart = sections.filter { !$0.1 }.map(\.0)
         return plan
@@ -52,6 +54,7 @@ struct ReloadPlan: Equatable, Sendable {
         merged.limits.authRequestsPerMinute = next.limits.authRequestsPerMinute
         merged.limits.messagesPerMinute = next.limits.messagesPerMinute
         merged.operations = next.operations
+        merged.alerts = next.alerts
         if running.tls.isEnabled == next.tls.isEnabled {
             merged.tls.certificate = next.tls.certificate
             merged.tls.key = next.tls.key

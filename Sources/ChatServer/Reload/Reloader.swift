@@ -18,14 +18,17 @@ final class Reloader: Sendable {
     let levels: LogLevels?
     let authLimiter: RateLimiter
     let sendLimiter: RateLimiter
+    /// What else follows a reload (the alerts, re-evaluated against new thresholds).
+    let afterReload: @Sendable () -> Void
     let logger: Logger
     /// One reload at a time (a signal and a `chatctl reload` at once apply one after the other).
     private let running = Mutex(())
 
     init(
         configFile: String?, settings: LiveSettings, tls: ServerTLS?, levels: LogLevels?, authLimiter: RateLimiter,
-        sendLimiter: RateLimiter, logger: Logger
+        sendLimiter: RateLimiter, afterReload: @escaping @Sendable () -> Void = {}, logger: Logger
     ) {
+        self.afterReload = afterReload
         self.configFile = configFile
         self.settings = settings
         self.tls = tls
@@ -61,6 +64,7 @@ final class Reloader: Sendable {
             authLimiter.reconfigure(capacity: merged.limits.authRequestsPerMinute)
             sendLimiter.reconfigure(capacity: merged.limits.messagesPerMinute)
             settings.replace(merged)
+            afterReload()
             logger.notice(
                 "configuration reloaded",
                 metadata: [

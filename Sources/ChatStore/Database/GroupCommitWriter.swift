@@ -31,6 +31,12 @@ final class GroupCommitWriter: Sendable {
     /// Transactions committed and writes they carried, for metrics and benchmarks.
     let committedTransactions = Atomic<Int>(0)
     let committedWrites = Atomic<Int>(0)
+    /// Told of each commit: how long the transaction took (BEGIN to COMMIT's return) and how many writes it carried.
+    private let commitObserver = Mutex<(@Sendable (Duration, Int) -> Void)?>(nil)
+
+    func observeCommits(_ observer: @escaping @Sendable (Duration, Int) -> Void) {
+        commitObserver.withLock { $0 = observer }
+    }
 
     struct Publishers {
         var events: (any EventPublisher)?
@@ -139,6 +145,7 @@ final class GroupCommitWriter: Sendable {
     /// rolled back and run again without that write, whose caller gets its error.
     private func commit(_ batch: [PendingWrite]) {
         var remaining = batch
+        let started = ContinuousClock.now
         while !remaining.isEmpty {
             var outcomes: [PendingWrite.Outcome] = []
             outcomes.reserveCapacity(remaining.count)
@@ -178,6 +185,7 @@ final class GroupCommitWriter: Sendable {
             }
             committedTransactions.add(1, ordering: .relaxed)
             committedWrites.add(remaining.count, ordering: .relaxed)
+            commitObserver.withLock { $0 }?(started.duration(to: .now), remaining.count)
             let publishers = publishers.withLock { $0 }
             if !events.isEmpty { publishers.events?.publish(events) }
             if !jobs.isEmpty { publishers.jobs?.publish(jobs) }

@@ -63,6 +63,8 @@ final class ChatdProcess: @unchecked Sendable {
         [server]
         host = "127.0.0.1"
         port = 0
+        [metrics]
+        port = 0
         [storage]
         data_dir = "\(dataDirectory.path)"
         [auth]

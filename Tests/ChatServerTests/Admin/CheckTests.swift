@@ -9,6 +9,8 @@ import Testing
         try """
         [server]
         port = 0
+        [metrics]
+        port = 0
         [storage]
         data_dir = "\(folder.path)/data"
         [auth]

@@ -14,6 +14,8 @@ import Testing
         try """
         [server]
         port = 0
+        [metrics]
+        port = 0
         [storage]
         data_dir = "\(data.path)"
         [auth]

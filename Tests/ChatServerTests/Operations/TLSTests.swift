@@ -17,6 +17,8 @@ import Testing
         let toml = """
             [server]
             port = 0
+            [metrics]
+            port = 0
             [storage]
             data_dir = "\(folder.path)"
             [auth]

@@ -14,6 +14,7 @@ import Testing
 func testConfig(_ adjust: (inout ChatConfig) -> Void = { _ in }) -> ChatConfig {
     var config = ChatConfig()
     config.server.port = 0
+    config.metrics.port = 0
     config.storage.dataDirectory = temporaryDirectory().path
     config.auth.bcryptCost = 4
     config.auth.jwtSecret = testSecret
