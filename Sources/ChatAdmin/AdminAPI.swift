@@ -57,13 +57,21 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var warnings: [String]
     /// The alert rules firing now (`chatd_alert_firing`), by name.
     public var alerts: [String]
+    /// The daemon's open files and their limit (each socket is one), and whether libvips refuses risky loaders.
+    public var openFiles: Int
+    public var maxOpenFiles: Int
+    public var imageLoadersRestricted: Bool
 
     public init(
         version: String, startedAt: Millis, uptimeSeconds: Int64, connections: Int, usersOnline: Int,
         messagesToday: Int64, queues: [QueueStatus], disk: DiskStatus, walBytes: Int64, databaseBytes: Int64,
-        warnings: [String], alerts: [String] = []
+        warnings: [String], alerts: [String] = [], openFiles: Int = 0, maxOpenFiles: Int = 0,
+        imageLoadersRestricted: Bool = true
     ) {
         self.alerts = alerts
+        self.openFiles = openFiles
+        self.maxOpenFiles = maxOpenFiles
+        self.imageLoadersRestricted = imageLoadersRestricted
         self.version = version
         self.startedAt = startedAt
         self.uptimeSeconds = uptimeSeconds

@@ -181,6 +181,15 @@ public enum ConfigReader {
         }
     }
 
+    /// Every key with the value in effect, in the order `etc/chatd.toml` documents them; secrets shown as "(set)".
+    public static func describe(_ config: ChatConfig) -> [(key: String, value: String)] {
+        let secrets: Set<String> = ["auth.jwt_secret", "auth.api_key", "external_auth.secret"]
+        return ConfigKey.all.map { key in
+            let value = key.read(config)
+            return (key.path, secrets.contains(key.path) && value != "\"\"" ? "\"(set)\"" : value)
+        }
+    }
+
     /// TLS needs both files; without it, plain HTTP stays on loopback unless the operator says otherwise.
     static func checkTLS(_ config: ChatConfig, source: String) -> [String] {
         var problems: [String] = []

@@ -24,6 +24,18 @@ public struct ImageProcessor: Sendable {
         try Vips.start()
     }
 
+    /// Loaders libvips must refuse: formats with a history of parser bugs, or that reach outside the file (SVG
+    /// fetches, PDF, ImageMagick's hundred formats, scientific formats).
+    static let refusedLoaders = [
+        "svgload", "pdfload", "magickload", "matload", "fitsload", "openslideload", "csvload", "matrixload", "ppmload",
+        "radload", "vipsload", "analyzeload", "rawload",
+    ]
+
+    /// Whether libvips, as started, refuses every loader above (what `chatctl check` reports).
+    public static var loadersRestricted: Bool {
+        (try? Vips.start()) != nil && !refusedLoaders.contains { Vips.isLoaderAllowed($0) }
+    }
+
     public struct Output: Sendable, Equatable {
         /// The original's dimensions once upright.
         public var width: Int

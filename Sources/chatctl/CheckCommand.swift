@@ -3,6 +3,7 @@ import ChatAdmin
 import ChatConfiguration
 import ChatStore
 import Foundation
+import ChatTLS
 import GRDB
 
 /// `chatctl check`: a doctor in the spirit of `prosodyctl check`. Each finding says what is wrong and what to do;
@@ -43,6 +44,8 @@ struct CheckCommand: AsyncParsableCommand {
         }
         checkDataDirectory(config, add)
         checkDatabase(config, add)
+        checkCertificate(config, add)
+        checkBackups(config, add)
         checkTools(add)
         await checkDaemon(config, add)
         try finish(findings)
@@ -98,6 +101,63 @@ struct CheckCommand: AsyncParsableCommand {
         }
     }
 
+    private func checkCertificate(_ config: ChatConfig, _ add: (String, Finding.Level, String, String) -> Void) {
+        guard config.tls.isEnabled else {
+            return add("tls", .ok, "off: plain HTTP on \(config.server.host) (behind a proxy that terminates TLS)", "")
+        }
+        do {
+            let material = try TLSMaterial.load(certificate: config.tls.certificate, key: config.tls.key)
+            let days = material.daysLeft()
+            if material.notValidAfter < Date() {
+                add("tls", .problem, "the certificate \(material.subject) expired on \(Output.time(Int64(material.notValidAfter.timeIntervalSince1970 * 1000)))",
+                    "renew it (certbot renew), then chatctl cert import --cert … --key …")
+            } else if days < 14 {
+                add("tls", .warning, "the certificate \(material.subject) expires in \(days) day(s)",
+                    "renew it (certbot renew), then chatctl cert import --cert … --key …")
+            } else {
+                add("tls", .ok, "\(material.subject), matches its key, \(days) days left", "")
+            }
+        } catch {
+            add("tls", .problem, "\(error)", "install a certificate and its key (chatctl cert import), or fix tls.certificate and tls.key")
+        }
+    }
+
+    private func checkBackups(_ config: ChatConfig, _ add: (String, Finding.Level, String, String) -> Void) {
+        let snapshots = (try? SnapshotFolder(directory: URL(fileURLWithPath: config.backupDirectory)).list()) ?? []
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        if let newest = snapshots.last {
+            let hours = (now - newest.completedAt) / 3_600_000
+            if hours >= Int64(config.alerts.backupMaxAgeHours) {
+                add("backups", .warning, "the newest backup, \(newest.name), is \(hours) h old",
+                    "see the log of the backup.daily job (chatctl jobs list --kind backup.daily); chatctl backup create")
+            } else {
+                add("backups", .ok, "\(snapshots.count) kept, the newest \(newest.name) (\(hours) h old)", "")
+            }
+            if let command = newest.postCommand, command.exitStatus != 0 {
+                add("backups", .warning, "the post-backup command failed (exit \(command.exitStatus)): \(command.output.suffix(200))",
+                    "fix backup.post_command; the snapshot itself is in \(config.backupDirectory)")
+            }
+        } else {
+            add("backups", config.backup.time.isEmpty ? .warning : .ok,
+                config.backup.time.isEmpty ? "none, and none scheduled" : "none yet; the first at \(config.backup.time)",
+                config.backup.time.isEmpty ? "set [backup] time, or run chatctl backup create from cron" : "")
+        }
+        guard !config.backup.walDirectory.isEmpty else {
+            return add("point-in-time recovery", .warning, "off: a restore goes back to the last snapshot only",
+                "set [backup] wal_directory (another disk or a mounted remote folder)")
+        }
+        let archive = URL(fileURLWithPath: config.backup.walDirectory)
+        if let span = try? WALArchive.span(of: archive) {
+            let behind = (now - span.last) / 1000
+            add("point-in-time recovery", .ok,
+                "the WAL archive holds commits from \(Output.time(span.first)) to \(Output.time(span.last)) (\(behind) s ago), \(Output.bytes(span.bytes))",
+                "")
+        } else {
+            add("point-in-time recovery", .warning, "nothing shipped to \(archive.path) yet",
+                "is chatd running with this configuration? Is the folder writable by chatd?")
+        }
+    }
+
     private func checkTools(_ add: (String, Finding.Level, String, String) -> Void) {
         let found = ["/usr/bin/ffprobe", "/usr/bin/ffmpeg"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
         add("video", found ? .ok : .warning,
@@ -114,6 +174,20 @@ struct CheckCommand: AsyncParsableCommand {
             let skew = abs(status.startedAt + status.uptimeSeconds * 1000 - Int64(Date().timeIntervalSince1970 * 1000))
             if skew > 5_000 { add("clock", .warning, "the daemon's clock and this one differ by \(skew / 1000) s", "check NTP") }
             for warning in status.warnings { add("daemon", .warning, warning, "") }
+            if status.maxOpenFiles > 0 {
+                // Each socket is a file; the design's 3,000 connections need several thousand with headroom.
+                let needed = max(4096, status.connections * 2 + 1024)
+                if status.maxOpenFiles < needed {
+                    add("open files", .warning, "chatd may open \(status.maxOpenFiles) files, \(status.openFiles) open now",
+                        "raise LimitNOFILE in the systemd unit to at least \(needed) (each WebSocket is one file)")
+                } else {
+                    add("open files", .ok, "\(status.openFiles) open of a limit of \(status.maxOpenFiles)", "")
+                }
+            }
+            add("images", status.imageLoadersRestricted ? .ok : .problem,
+                status.imageLoadersRestricted ? "libvips refuses every loader outside chatd's allow-list"
+                    : "libvips accepts loaders outside chatd's allow-list (SVG, PDF, ImageMagick…)",
+                status.imageLoadersRestricted ? "" : "upgrade chatd; report this as a bug")
         } catch {
             add("daemon", .warning, "chatd does not answer on \(client.socket): the checks above were made offline",
                 "systemctl status chatd")

@@ -22,6 +22,7 @@ struct StatusCommand: AsyncParsableCommand {
         if daemon.json { return Output.json(report) }
         print("chatd \(report.version), up \(Output.duration(seconds: report.uptimeSeconds)) (since \(Output.time(report.startedAt)))")
         print("connections \(report.connections), users online \(report.usersOnline), messages today \(report.messagesToday)")
+        print("open files \(report.openFiles) of \(report.maxOpenFiles)")
         print(
             "disk \(report.disk.path): \(Output.bytes(report.disk.freeBytes)) free of \(Output.bytes(report.disk.totalBytes)) (\(Int(report.disk.usedFraction * 100)) % used); database \(Output.bytes(report.databaseBytes)), WAL \(Output.bytes(report.walBytes))"
         )
@@ -35,6 +36,10 @@ struct StatusCommand: AsyncParsableCommand {
                     "\(queue.failedAttempts)", queue.depth.paused ? "paused" : "running",
                 ]
             })
+        if !report.alerts.isEmpty {
+            print("")
+            print("ALERTS FIRING: \(report.alerts.joined(separator: ", "))")
+        }
         if !report.warnings.isEmpty {
             print("")
             for warning in report.warnings { print("warning: \(warning)") }

@@ -33,6 +33,22 @@ import Testing
         #expect(shipped == ChatConfig())
     }
 
+    @Test func whatDescribeShowsReadsBackToTheSameConfiguration() throws {
+        var config = try ConfigReader.load(
+            file: try write("[server]\nport = 9000\n[media]\nmax_video_bytes = 99999\n[jobs.notify]\nattempts = 9\n[log]\nhttp = \"debug\""),
+            environment: [:])
+        config.auth.jwtSecret = ""
+        let described = ConfigReader.describe(config)
+        #expect(described.count == ConfigKey.all.count)
+        let toml = described.map { "\($0.key) = \($0.value)" }.joined(separator: "\n")
+        var reread = try ConfigReader.load(file: try write(toml), environment: [:])
+        reread.isDevelopmentDefault = config.isDevelopmentDefault
+        #expect(reread == config)
+        var secret = config
+        secret.auth.apiKey = "an-api-key-of-at-least-24-characters"
+        #expect(ConfigReader.describe(secret).first { $0.key == "auth.api_key" }?.value == "\"(set)\"")
+    }
+
     @Test func problemsNameTheFileTheKeyAndWhatIsWrong() throws {
         let file = try write(
             """

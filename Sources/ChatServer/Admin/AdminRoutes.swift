@@ -1,6 +1,7 @@
 import ChatAdmin
 import ChatCore
 import ChatJobs
+import ChatMedia
 import ChatRealtime
 import Foundation
 import Hummingbird
@@ -32,13 +33,15 @@ struct AdminRoutes {
         let disk = DiskStatus.of(services.config.storage.dataDirectory)
         let today = try await services.store.messageCount(since: startOfToday(now))
         let firing = alerts.firing
+        let process = ProcessFigures.now()
         return StatusReport(
             version: ChatdVersion.current, startedAt: startedAt, uptimeSeconds: (now - startedAt) / 1000,
             connections: gateway.openConnections, usersOnline: gateway.usersOnline, messagesToday: today,
             queues: queues, disk: disk, walBytes: sizes.wal, databaseBytes: sizes.database,
             warnings: Self.warnings(disk: disk, queues: queues, warningPercent: services.settings.current.operations.diskWarningPercent)
                 + firing.filter { !["disk_full", "jobs_failed"].contains($0.name) }.map(\.summary),
-            alerts: firing.map(\.name))
+            alerts: firing.map(\.name), openFiles: process.openFiles, maxOpenFiles: process.maxFiles,
+            imageLoadersRestricted: ImageProcessor.loadersRestricted)
     }
 
     /// What an operator should look at now, each with what to do about it.

@@ -77,4 +77,26 @@ import Testing
         #expect(invalid.status == 1)
         #expect(levels(invalid)["configuration"] == ["problem"])
     }
+
+    @Test func anExpiredCertificateAndAKeyThatDoesNotMatch() async throws {
+        let folder = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let expired = try TestCertificate(notValidAfter: Date().addingTimeInterval(-86_400))
+        let (certificate, key) = try expired.write(to: folder)
+        let tls = "[tls]\ncertificate = \"\(certificate)\"\nkey = \"\(key)\""
+        let report = try await ChatctlTests.chatctl(["check", "--json", "--config", try configFile(folder, tls)])
+        #expect(report.status == 1)
+        #expect(levels(report)["tls"] == ["problem"])
+        #expect(report.json["findings"].array.first { $0["check"].string == "tls" }?["detail"].string?.contains("expired") == true)
+
+        let fresh = try TestCertificate()
+        try Data(fresh.chainPEM.utf8).write(to: URL(fileURLWithPath: certificate))
+        let mismatch = try await ChatctlTests.chatctl(["check", "--json", "--config", try configFile(folder, tls)])
+        #expect(levels(mismatch)["tls"] == ["problem"])
+        #expect(mismatch.json["findings"].array.first { $0["check"].string == "tls" }?["detail"].string?.contains("does not match") == true)
+
+        try Data(fresh.keyPEM.utf8).write(to: URL(fileURLWithPath: key))
+        let good = try await ChatctlTests.chatctl(["check", "--json", "--config", try configFile(folder, tls)])
+        #expect(levels(good)["tls"] == ["ok"])
+    }
 }
