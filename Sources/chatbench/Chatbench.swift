@@ -8,7 +8,7 @@ struct Chatbench: AsyncParsableCommand {
         commandName: "chatbench",
         abstract: "Benchmarks of chatd.",
         subcommands: [
-            StoreScenario.self, IdleScenario.self, DirectScenario.self, GroupScenario.self, ReconnectScenario.self,
+            StoreScenario.self, BackupScenario.self, IdleScenario.self, DirectScenario.self, GroupScenario.self, ReconnectScenario.self,
             SlowClientsScenario.self, FragmentsScenario.self, JobsScenario.self, MediaScenario.self, MixedScenario.self, WorkerCommand.self,
         ])
 }

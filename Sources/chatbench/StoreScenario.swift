@@ -124,8 +124,8 @@ struct StoreScenario: AsyncParsableCommand {
     }
 
     /// Each sender has its own direct conversation with a shared peer and sends as fast as its acks come back.
-    func measureSends(at directory: URL) async throws -> SendFigures {
-        let store = try Store(directory: directory, durability: .full)
+    func measureSends(at directory: URL, shipping: WALShipping? = nil) async throws -> SendFigures {
+        let store = try Store(directory: directory, durability: .full, shipping: shipping)
         let peer = try await store.accounts.createUser(handle: "peer", displayName: "Peer", passwordHash: nil).id
         var conversations: [(UserID, ConversationID)] = []
         for index in 0..<senders {
@@ -164,7 +164,27 @@ struct StoreScenario: AsyncParsableCommand {
     /// Fills one conversation with `historyMessages` messages (bulk SQL in the store's schema, with events and the
     /// search index, like sends), then reads random pages of 50 through `Store.history`.
     func measureHistory(at directory: URL) async throws -> (latencies: Latencies, bytesPerMessage: Double) {
-        var store = try Store(directory: directory, durability: .normal)
+        let (alice, _, conversation, bytes) = try await Self.fill(directory, messages: historyMessages)
+        let bytesPerMessage = Double(bytes) / Double(max(1, historyMessages))
+        let store = try Store(directory: directory)
+        var latencies = Latencies()
+        for read in 0..<historyReads {
+            let before = read == 0 ? nil : Seq.random(in: 51...Int64(max(51, historyMessages)))
+            let start = now()
+            let page = try await store.messages.history(conversation: conversation, for: alice, before: before, after: nil, limit: 50)
+            latencies.add(now() - start)
+            precondition(page.messages.count == min(50, historyMessages), "a history page came back short")
+        }
+        try store.close()
+        return (latencies, bytesPerMessage)
+    }
+
+    /// A store in `directory` whose one conversation holds `messages` messages of 100 bytes, written with bulk SQL in
+    /// the store's schema (message rows, events, the search index, like sends); the database's size in bytes.
+    static func fill(_ directory: URL, messages historyMessages: Int) async throws
+        -> (alice: UserID, bob: UserID, conversation: ConversationID, bytes: Int)
+    {
+        let store = try Store(directory: directory, durability: .normal)
         let alice = try await store.accounts.createUser(handle: "alice", displayName: "A", passwordHash: nil).id
         let bob = try await store.accounts.createUser(handle: "bob", displayName: "B", passwordHash: nil).id
         let conversation = try await store.conversations.openDirect(user: alice, peer: bob).0.id
@@ -206,21 +226,9 @@ struct StoreScenario: AsyncParsableCommand {
             try Int.fetchOne(db, sql: "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()") ?? 0
         }
         try queue.close()
-        let bytesPerMessage = Double(bytes) / Double(max(1, historyMessages))
         print(
-            "history: filled \(historyMessages) messages of 100 bytes in \(rounded(Double(now() - fillStart) / 1e9, 1)) s; database \(bytes / 1_048_576) MiB, \(Int(bytesPerMessage)) bytes per message (rows, event, search index, indexes)"
+            "filled \(historyMessages) messages of 100 bytes in \(rounded(Double(now() - fillStart) / 1e9, 1)) s; database \(bytes / 1_048_576) MiB, \(bytes / max(1, historyMessages)) bytes per message (rows, event, search index, indexes)"
         )
-
-        store = try Store(directory: directory)
-        var latencies = Latencies()
-        for read in 0..<historyReads {
-            let before = read == 0 ? nil : Seq.random(in: 51...Int64(max(51, historyMessages)))
-            let start = now()
-            let page = try await store.messages.history(conversation: conversation, for: alice, before: before, after: nil, limit: 50)
-            latencies.add(now() - start)
-            precondition(page.messages.count == min(50, historyMessages), "a history page came back short")
-        }
-        try store.close()
-        return (latencies, bytesPerMessage)
+        return (alice, bob, conversation, bytes)
     }
 }

@@ -157,9 +157,10 @@ import Testing
 
     @Test func silentPeersAreClosed() async throws {
         let config = testConfig {
-            $0.realtime.helloTimeoutSeconds = 2
+            // Generous: under the whole suite a hello can take over a second to be verified.
+            $0.realtime.helloTimeoutSeconds = 5
             $0.realtime.heartbeatSeconds = 1
-            $0.realtime.timeoutSeconds = 4
+            $0.realtime.timeoutSeconds = 6
         }
         try await withServer(config) { api in
             let alice = try await api.register("alice")
@@ -185,18 +186,19 @@ import Testing
         let config = testConfig { $0.realtime.reauthGraceSeconds = 2 }
         try await withServer(config) { api in
             let alice = try await api.register("alice")
-            let issuer = await TokenIssuer(secret: testSecret, accessSeconds: 3, refreshSeconds: 3600)
+            // Long enough that both hellos land before it lapses on a loaded CI machine (it is whole seconds).
+            let issuer = await TokenIssuer(secret: testSecret, accessSeconds: 8, refreshSeconds: 3600)
             let session = try #require(try await issuer.verify(alice.token).sessionId)
             let shortLived = try await issuer.accessToken(user: alice.id, session: session)
 
             let (renewing, _) = try await Socket.hello(port: api.port, token: shortLived)
             let (lapsing, _) = try await Socket.hello(port: api.port, token: shortLived)
-            let ask = try await renewing.next(type: "reauthenticate", timeout: .seconds(8))
+            let ask = try await renewing.next(type: "reauthenticate", timeout: .seconds(15))
             #expect(ask["grace_s"].int == 2)
             let renewed = try await renewing.request(["type": "auth", "token": alice.token])
             #expect(renewed["status"].int == 200)
             #expect((renewed["result"]["expires_at"].int ?? 0) > Clock.nowMillis())
-            _ = try await lapsing.next(type: "reauthenticate", timeout: .seconds(8))
+            _ = try await lapsing.next(type: "reauthenticate", timeout: .seconds(15))
             #expect(try await lapsing.closed()?.closeCode == .unknown(4401))
             #expect(try await renewing.request(["type": "ping"])["status"].int == 200)
             await renewing.close()

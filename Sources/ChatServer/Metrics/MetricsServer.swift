@@ -71,7 +71,7 @@ struct MetricsSampler: Sendable {
         let backups = services.backups.current
         metrics.gauge("chatd_backup_last_success_timestamp_seconds", [], Double(backups.lastSuccessAt ?? 0) / 1000)
         // Zero when point-in-time recovery is off.
-        let shipped = services.backups.store.walShipper?.figures ?? (lastShipAt: 0, shippedBytes: 0)
+        let shipped = services.backups.store.walShipper?.figures ?? (lastShipAt: 0, shippedBytes: 0, lastCommitShipped: 0)
         metrics.gauge("chatd_wal_last_ship_timestamp_seconds", [], Double(shipped.lastShipAt) / 1000)
         metrics.total("chatd_wal_shipped_bytes_total", is: shipped.shippedBytes)
         let process = ProcessFigures.now()

@@ -36,6 +36,8 @@ public final class WALShipper: Sendable {
         var records: [CommitRecord] = []
         var lastShipAt: Millis = 0
         var shippedBytes: Int64 = 0
+        /// When the newest shipped transaction committed: now minus this is the recovery point.
+        var lastCommitShipped: Millis = 0
     }
 
     let walPath: String
@@ -79,8 +81,8 @@ public final class WALShipper: Sendable {
     }
 
     /// Time of the last shipment that had something to ship, and bytes shipped since start.
-    public var figures: (lastShipAt: Millis, shippedBytes: Int64) {
-        state.withLock { ($0.lastShipAt, $0.shippedBytes) }
+    public var figures: (lastShipAt: Millis, shippedBytes: Int64, lastCommitShipped: Millis) {
+        state.withLock { ($0.lastShipAt, $0.shippedBytes, $0.lastCommitShipped) }
     }
 
     /// At start, before any write of this process: ships what the log holds beyond the archive (commits of a process
@@ -148,6 +150,7 @@ public final class WALShipper: Sendable {
             state.records.removeAll { $0.salt != header.salt || $0.frameCount <= end }
             state.lastShipAt = now
             state.shippedBytes += Int64(data.count)
+            state.lastCommitShipped = max(state.lastCommitShipped, commits.last?.at ?? 0)
         }
         return frames.count
     }

@@ -23,8 +23,8 @@ final class Checkpointer: Sendable {
 
     /// WAL pages at which the writer checkpoints by itself, should this checkpointer fall behind.
     static let writerBackstopPages = 10_000
-    /// With shipping: log growth (pages) after which the next tick checkpoints (about 4 MB of 4 KiB pages).
-    static let framesPerCheckpoint = 1_000
+    /// With shipping: log growth (pages) after which the next tick checkpoints (about 16 MB of 4 KiB pages).
+    static let framesPerCheckpoint = 4_000
 
     private let connection: DatabaseQueue
     private let mode: Mode

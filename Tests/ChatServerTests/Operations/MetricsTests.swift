@@ -27,8 +27,10 @@ import Testing
 
     /// Scrapes the text; returns each family's type and its sample lines.
     static func scrape(port: Int) async throws -> (types: [String: String], samples: [String]) {
-        let response = try await HTTPClient.shared.execute(
-            HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(10))
+        // A connection of its own each time, as Prometheus scrapes: a pooled one may be closing as it is reused.
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics")
+        request.headers.add(name: "Connection", value: "close")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         #expect(response.status == .ok)
         #expect(response.headers["Content-Type"].first?.hasPrefix("text/plain; version=0.0.4") == true)
         let text = String(buffer: try await response.body.collect(upTo: 1 << 22))
