@@ -9,7 +9,7 @@ import Glibc
 
 /// SQLite's WAL hook on the writer's connection: after every commit, tells the shipper the log's salts, its frame
 /// count and the time. Installing it replaces SQLite's automatic checkpoint on that connection, which is what
-/// shipping needs (only `checkpointAndShip` checkpoints).
+/// shipping needs (only the `Checkpointer` checkpoints, bounded by the shipped end).
 final class WALHook: @unchecked Sendable {
     let shipper: WALShipper
     /// The log file, opened on the first commit; touched only on the writer's thread.

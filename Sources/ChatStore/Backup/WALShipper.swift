@@ -10,8 +10,8 @@ import Synchronization
 /// - The writer reports every commit (SQLite's WAL hook: the log's salts, its frame count, the time), so only whole,
 ///   durable transactions are shipped, each with the time it committed.
 /// - Frames stay in the log until a checkpoint has copied them *and* a later write resets the log. With shipping on,
-///   nothing checkpoints but `checkpointAndShip`, which runs between two group commits (a writer barrier): it ships
-///   every frame first. So a reset never overwrites a frame that was not shipped.
+///   nothing checkpoints but the `Checkpointer`, and only while a read transaction opened at the shipped end holds
+///   it there. So a reset never overwrites a frame that was not shipped.
 /// - A segment lands whole (`DurableFile`) before the position moves past it; a crash re-ships at most one segment.
 public final class WALShipper: Sendable {
     public struct Position: Codable, Comparable, Sendable {
@@ -101,7 +101,7 @@ public final class WALShipper: Sendable {
     }
 
     /// Ships every recorded commit not yet in the archive. Safe while the writer commits: shipped frames are older
-    /// than any frame being written, and no checkpoint runs but `checkpointAndShip`'s.
+    /// than any frame being written, and no checkpoint copies an unshipped one (see `Checkpointer`).
     @discardableResult
     public func ship(now: Millis = Clock.nowMillis()) throws -> Int {
         try shipping.withLock { _ in

@@ -12,13 +12,15 @@ import Synchronization
 /// This connection only checkpoints (PASSIVE: it never blocks the writer or readers); the writer keeps a far
 /// higher automatic threshold only as a backstop.
 ///
-/// With WAL shipping, a checkpoint may only follow a complete shipment with no commit in between (see `WALShipper`):
-/// the tick ships every `every`, and once the log has grown by `framesPerCheckpoint` it ships and checkpoints in a
-/// writer barrier — a pause of the sends as long as copying those pages takes.
+/// With WAL shipping, a checkpoint must never copy a frame that is not shipped yet: once every frame is copied, the
+/// next write resets the log over them. The tick ships every `every`; once the log has grown by `framesPerCheckpoint`
+/// it ships, then, between two group commits (a writer barrier, as long as shipping the last few commits takes),
+/// ships the rest and opens a read transaction on `pin`. SQLite's checkpoint never copies past the snapshot of an
+/// open reader, so the passive checkpoint that follows — while the sends go on — stops at the shipped end.
 final class Checkpointer: Sendable {
     enum Mode: Sendable {
         case periodic
-        case shipping(shipper: WALShipper, every: Duration, pool: DatabasePool, writer: GroupCommitWriter)
+        case shipping(shipper: WALShipper, every: Duration, writer: GroupCommitWriter)
     }
 
     /// WAL pages at which the writer checkpoints by itself, should this checkpointer fall behind.
@@ -27,6 +29,8 @@ final class Checkpointer: Sendable {
     static let framesPerCheckpoint = 4_000
 
     private let connection: DatabaseQueue
+    /// With shipping: the connection whose read transaction bounds a checkpoint (see above).
+    private let pin: DatabaseQueue?
     private let mode: Mode
     /// Held in a mutex only to make the class Sendable; it is touched in init and stop.
     private let timer: Mutex<(any DispatchSourceTimer)?>
@@ -42,6 +46,14 @@ final class Checkpointer: Sendable {
         var configuration = configuration
         configuration.label = "chatd.checkpointer"
         connection = try DatabaseQueue(path: path, configuration: configuration)
+        if case .shipping = mode {
+            configuration.label = "chatd.checkpoint-pin"
+            // The pin's transaction stays open across two calls on purpose.
+            configuration.allowsUnsafeTransactions = true
+            pin = try DatabaseQueue(path: path, configuration: configuration)
+        } else {
+            pin = nil
+        }
         self.mode = mode
         queue = DispatchQueue(label: "chatd.store.checkpointer", qos: .utility)
         timer = Mutex(DispatchSource.makeTimerSource(queue: queue))
@@ -57,7 +69,7 @@ final class Checkpointer: Sendable {
         case .periodic:
             // A busy or failed passive checkpoint is retried at the next tick; nothing is lost by skipping one.
             _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
-        case .shipping(let shipper, let every, _, _):
+        case .shipping(let shipper, let every, _):
             let committed = shipper.committedPosition
             let (checkpointedAt, shippedAt) = shippingState.withLock { $0 }
             let grown =
@@ -72,28 +84,36 @@ final class Checkpointer: Sendable {
         }
     }
 
-    /// Ships (with shipping on) and checkpoints between two group commits, on the tick's thread.
+    /// Ships everything, then checkpoints up to the shipped end while the writer goes on; on the tick's thread.
     private func checkpointAndShipBlocking() throws {
-        guard case .shipping(let shipper, _, let pool, let writer) = mode else { return }
+        guard case .shipping(let shipper, _, let writer) = mode, let pin else { return }
+        // The bulk while sends go on; then, between two group commits, the last few commits and the snapshot.
+        try shipper.ship()
         let done = DispatchSemaphore(value: 0)
-        let outcome = Mutex<Result<WALShipper.Position, any Error>?>(nil)
+        let pinned = Mutex<Result<Void, any Error>?>(nil)
         writer.enqueueBarrier {
-            let result = Result { () throws -> WALShipper.Position in
+            let result = Result {
                 try shipper.ship()
-                try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
-                return shipper.shippedPosition
+                try pin.inDatabase { db in
+                    try db.execute(sql: "BEGIN DEFERRED TRANSACTION")
+                    // A read takes the snapshot: the log's end, which is now the shipped end.
+                    _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master")
+                }
             }
-            outcome.withLock { $0 = result }
+            pinned.withLock { $0 = result }
             done.signal()
         }
         done.wait()
-        let position = try outcome.withLock { $0! }.get()
+        defer { try? pin.inDatabase { db in try db.execute(sql: "ROLLBACK") } }
+        try pinned.withLock { $0! }.get()
+        let position = shipper.shippedPosition
+        try connection.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
         shippingState.withLock { $0 = (position, .now) }
     }
 
     /// A full checkpoint that also truncates the WAL, on this connection so it never races the periodic one.
     /// It waits (busy timeout) for readers on older snapshots and for the writer. With shipping, a shipment and a
-    /// passive checkpoint between two group commits instead (a truncating one could wait seconds there).
+    /// passive checkpoint bounded by the shipped end instead.
     func truncate() async throws {
         if case .shipping = mode {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -110,5 +130,6 @@ final class Checkpointer: Sendable {
         // Let a tick that is running finish before the connection closes.
         queue.sync {}
         try connection.close()
+        try pin?.close()
     }
 }

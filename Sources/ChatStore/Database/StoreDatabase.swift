@@ -23,7 +23,7 @@ public final class StoreDatabase: Sendable {
     private let hook: WALHook?
 
     /// Opens (creating if needed) `directory/chatd.sqlite` and migrates it. Refuses a database written by a newer
-    /// chatd. With `shipping`, WAL frames go to its archive and only `checkpointAndShip` checkpoints.
+    /// chatd. With `shipping`, WAL frames go to its archive and only the `Checkpointer` checkpoints, never past the shipped end.
     init(directory: URL, durability: Durability, shipping: WALShipping? = nil) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var config = Configuration()
@@ -70,7 +70,7 @@ public final class StoreDatabase: Sendable {
             self.hook = hook
             checkpointer = try Checkpointer(
                 path: path, configuration: config,
-                mode: .shipping(shipper: shipper, every: shipping.interval, pool: pool, writer: writer))
+                mode: .shipping(shipper: shipper, every: shipping.interval, writer: writer))
         } else {
             shipper = nil
             hook = nil
