@@ -30,6 +30,8 @@ public enum AdminAPI {
     public static func sessions(_ reference: String) -> String { user(reference) + "/sessions" }
     public static func kick(_ reference: String) -> String { user(reference) + "/kick" }
     public static func password(_ reference: String) -> String { user(reference) + "/password" }
+    public static func deleteUser(_ reference: String) -> String { user(reference) + "/delete" }
+    public static func role(_ reference: String) -> String { user(reference) + "/role" }
 
     private static func escape(_ segment: String) -> String {
         String(segment.unicodeScalars.flatMap { scalar -> [Character] in

@@ -49,6 +49,12 @@ public protocol AccountRepository: Sendable {
     func sessions(of user: UserID) async throws -> [SessionSummary]
     /// Users for the operator, by id after `after`.
     func listUsers(after: UserID, limit: Int) async throws -> [AccountSummary]
+    /// Sets a user's server-wide role.
+    func setRole(_ role: ServerRole, user: UserID) async throws
+    /// Deletes an account for good: every session revoked, every group left, blocks removed, and the row kept only
+    /// as an anonymous sender ("Deleted user", no handle, email, phone or password); with `eraseMessages`, their
+    /// messages become tombstones too.
+    func deleteAccount(_ user: UserID, eraseMessages: Bool) async throws -> AccountDeletion
 
     /// Of `users`, those whose presence `viewer` may see, with their stored last-seen time.
     func presenceVisible(_ users: [UserID], viewer: UserID) async throws -> [PresenceVisibility]

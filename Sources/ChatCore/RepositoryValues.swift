@@ -100,11 +100,39 @@ public struct AccountSummary: Sendable, Equatable, Codable {
     public var user: UserProfile
     public var disabledAt: Millis?
     public var activeSessions: Int
+    public var role: ServerRole
+    /// Set when an operator deleted the account (the row stays, anonymized, so its messages keep a sender).
+    public var deletedAt: Millis?
 
-    public init(user: UserProfile, disabledAt: Millis?, activeSessions: Int) {
+    public init(
+        user: UserProfile, disabledAt: Millis?, activeSessions: Int, role: ServerRole = .member, deletedAt: Millis? = nil
+    ) {
         self.user = user
         self.disabledAt = disabledAt
         self.activeSessions = activeSessions
+        self.role = role
+        self.deletedAt = deletedAt
+    }
+}
+
+/// A user's role on the whole server, set by the operator (a conversation's roles are `MemberRole`): a moderator
+/// deletes any message in the conversations they are a member of.
+public enum ServerRole: String, Codable, Sendable, CaseIterable {
+    case member, moderator
+}
+
+/// What deleting an account did.
+public struct AccountDeletion: Codable, Sendable, Equatable {
+    public var endedSessions: Int
+    /// Groups the user left (their direct conversations stay, with "Deleted user" as the other side).
+    public var leftGroups: Int
+    /// Messages of theirs made tombstones (only when asked).
+    public var erasedMessages: Int
+
+    public init(endedSessions: Int, leftGroups: Int, erasedMessages: Int) {
+        self.endedSessions = endedSessions
+        self.leftGroups = leftGroups
+        self.erasedMessages = erasedMessages
     }
 }
 

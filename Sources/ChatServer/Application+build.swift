@@ -37,8 +37,8 @@ public func buildApplication(
         backend: RealtimeServices(services: services), limits: config.realtime, logger: logger.subsystem("realtime"))
     let router = makeRouter(
         services, gateway: gateway, tls: config.tls,
-        observe: RequestMetrics(metrics: metrics, errors: errors, logger: logger.subsystem("http")))
-    services.store.setEventPublisher(CountingPublisher(inner: gateway.publisher, metrics: metrics))
+        observe: RequestMetrics(metrics: metrics, errors: errors, usage: services.usage, logger: logger.subsystem("http")))
+    services.store.setEventPublisher(CountingPublisher(inner: gateway.publisher, metrics: metrics, usage: services.usage))
     services.accounts.revocations.connect(gateway.revocations)
     let jobs = makeJobRunner(services, gateway: gateway, metrics: metrics)
     services.store.setJobPublisher(jobs)
@@ -47,6 +47,12 @@ public func buildApplication(
         metrics.record("chatd_store_commit_batch_size", [], writes)
     }
     gateway.stats.observeFanout { metrics.time("chatd_fanout_duration_seconds", [], $0) }
+    gateway.stats.observeSessions { [usage = services.usage] length in
+        usage.add(UsageCounts(sessions: 1, sessionSeconds: length.components.seconds))
+    }
+    let recorder = UsageRecorder(
+        meter: services.usage, usage: services.usageStore, realtime: gateway.stats,
+        dataDirectory: config.storage.dataDirectory, logger: logger.subsystem("store"))
     let alerts = AlertMonitor(
         services: services, jobs: jobs, tls: tls, errors: errors, logger: logger.subsystem("alerts"))
     let reloader = Reloader(
@@ -54,10 +60,10 @@ public func buildApplication(
         authLimiter: services.authLimiter, sendLimiter: services.messages.sendLimiter,
         afterReload: { alerts.evaluateSoon() }, logger: logger.subsystem("admin"))
     let admin = AdminServer.make(
-        services: services, gateway: gateway, jobs: jobs, reloader: reloader, alerts: alerts,
+        services: services, gateway: gateway, jobs: jobs, reloader: reloader, alerts: alerts, recorder: recorder,
         startedAt: Clock.nowMillis(), logger: logger.subsystem("admin"))
     let boundPort = Mutex(config.server.port)
-    var extra: [any Service] = [ReloadOnHangup(reloader: reloader), alerts]
+    var extra: [any Service] = [ReloadOnHangup(reloader: reloader), alerts, recorder]
     if config.metrics.enabled {
         let sampler = MetricsSampler(metrics: metrics, services: services, gateway: gateway, jobs: jobs, alerts: alerts)
         extra.append(MetricsServer.make(config: config, sampler: sampler, logger: logger.subsystem("http")))
@@ -135,7 +141,7 @@ func makeRouter(
         router.add(middleware: HSTSMiddleware(seconds: tls.hstsSeconds))
     }
     router.add(middleware: ErrorMiddleware(routes: routes))
-    let authenticated = AuthMiddleware(authenticator: services.authenticator)
+    let authenticated = AuthMiddleware(authenticator: services.authenticator, usage: services.usage)
     AuthRoutes(services: services).register(on: router, limiter: services.authLimiter, authenticated: authenticated)
     ServerRoutes(services: services).register(on: router)
     HealthRoutes(services: services, gateway: gateway).register(on: router)

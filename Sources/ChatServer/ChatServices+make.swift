@@ -54,6 +54,8 @@ extension ChatServices {
             sync: SyncService(log: store.events, messages: store.messages),
             store: store, log: store.events, jobs: store.jobs, notifications: store.notifications,
             media: library, mediaStore: store.media, video: video,
-            backups: BackupService(store: store, config: config, logger: logger.subsystem("backup")), logger: logger)
+            backups: BackupService(store: store, config: config, logger: logger.subsystem("backup")),
+            usage: UsageMeter(timeZone: TimeZone(identifier: config.jobs.timeZone) ?? .gmt), usageStore: store.usage,
+            logger: logger)
     }
 }

@@ -30,6 +30,9 @@ struct ChatServices: Sendable {
     let video: VideoProbe?
     /// Snapshots (daily and on demand) and their pruning.
     let backups: BackupService
+    /// The day's use as it happens (`chatctl stats`), and where it is kept.
+    let usage: UsageMeter
+    let usageStore: any UsageRepository
     let logger: Logger
 
     /// The largest JSON body a route reads.

@@ -18,6 +18,7 @@ public final class Store: StoreMaintenance {
     public let jobs: SQLiteJobs
     public let notifications: SQLiteNotifications
     public let media: SQLiteMedia
+    public let usage: SQLiteUsage
 
     /// Opens (creating if needed) `directory/chatd.sqlite` and migrates it.
     /// Refuses a database written by a newer chatd. With `shipping`, its WAL is shipped for point-in-time recovery.
@@ -35,6 +36,7 @@ public final class Store: StoreMaintenance {
         jobs = SQLiteJobs(database: database)
         notifications = SQLiteNotifications(database: database)
         media = SQLiteMedia(database: database)
+        usage = SQLiteUsage(database: database)
     }
 
     /// Where committed events go (the realtime hub). Set once at start-up.

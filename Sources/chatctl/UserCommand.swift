@@ -5,8 +5,10 @@ import Foundation
 
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "Accounts: add, list, show, set a password, disable, enable.",
-        subcommands: [Add.self, List.self, Show.self, Passwd.self, Disable.self, Enable.self], defaultSubcommand: List.self)
+        commandName: "user", abstract: "Accounts: add, list, show, set a password, disable, enable, delete, set a role.",
+        subcommands: [
+            Add.self, List.self, Show.self, Passwd.self, Disable.self, Enable.self, Delete.self, Role.self,
+        ], defaultSubcommand: List.self)
 
     /// A password read from standard input (its first line), so it never shows in a process list or a history.
     static func readPassword() throws -> String {
@@ -65,10 +67,10 @@ struct UserCommand: AsyncParsableCommand {
                 let body = try await daemon.client().get(AdminAPI.users + "?after=\(after)&limit=\(limit)", as: UsersBody.self)
                 if daemon.json { return Output.json(body) }
                 Output.table(
-                    ["ID", "HANDLE", "NAME", "SESSIONS", "STATE"],
+                    ["ID", "HANDLE", "NAME", "ROLE", "SESSIONS", "STATE"],
                     body.users.map { [
-                        "\($0.user.id)", $0.user.handle ?? "-", $0.user.displayName, "\($0.activeSessions)",
-                        $0.disabledAt == nil ? "active" : "disabled",
+                        "\($0.user.id)", $0.user.handle ?? "-", $0.user.displayName, $0.role.rawValue,
+                        "\($0.activeSessions)", UserCommand.state($0),
                     ] })
             }
         }
@@ -85,8 +87,65 @@ struct UserCommand: AsyncParsableCommand {
                 if daemon.json { return Output.json(report) }
                 let account = report.account
                 print("user \(account.user.id) @\(account.user.handle ?? "-") \"\(account.user.displayName)\", created \(Output.time(account.user.createdAt))")
-                print(account.disabledAt.map { "disabled since \(Output.time($0))" } ?? "active")
+                print("role \(account.role.rawValue); \(UserCommand.state(account))")
                 SessionsCommand.printSessions(report.sessions)
+            }
+        }
+    }
+
+    static func state(_ account: AccountSummary) -> String {
+        if let deleted = account.deletedAt { return "deleted \(Output.time(deleted))" }
+        if let disabled = account.disabledAt { return "disabled since \(Output.time(disabled))" }
+        return "active"
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete an account for good: sessions ended, sockets closed, groups left, profile erased.",
+            discussion: """
+                The account's row stays as "Deleted user" (no handle, email, phone or password), so the messages it \
+                sent keep a sender in other people's history; with --erase-messages they become tombstones too. \
+                This cannot be undone: give --yes.
+                """)
+        @OptionGroup var daemon: DaemonOptions
+        @Argument(help: "The user's id or handle.") var user: String
+        @Flag(help: "Also delete every message the user sent (tombstones keep their place).") var eraseMessages = false
+        @Flag(help: "Confirm: deleting an account cannot be undone.") var yes = false
+
+        func validate() throws {
+            guard yes else { throw ValidationError("deleting \(user) cannot be undone; add --yes to go ahead") }
+        }
+
+        func run() async throws {
+            try await chatctl.run {
+                let body = try await daemon.client().post(
+                    AdminAPI.deleteUser(user), json: ["erase_messages": eraseMessages], as: AccountDeletion.self)
+                if daemon.json { return Output.json(body) }
+                print(
+                    "deleted \(user): \(body.endedSessions) session(s) ended, \(body.leftGroups) group(s) left, \(body.erasedMessages) message(s) erased"
+                )
+            }
+        }
+    }
+
+    struct Role: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set a user's server-wide role: member, or moderator (deletes any message where they are a member).")
+        @OptionGroup var daemon: DaemonOptions
+        @Argument(help: "The user's id or handle.") var user: String
+        @Argument(help: "member or moderator.") var role: String
+
+        func validate() throws {
+            guard ServerRole(rawValue: role) != nil else {
+                throw ValidationError("role must be one of: \(ServerRole.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+
+        func run() async throws {
+            try await chatctl.run {
+                let report = try await daemon.client().post(AdminAPI.role(user), json: ["role": role], as: UserReport.self)
+                if daemon.json { return Output.json(report) }
+                print("\(user) is now a \(report.account.role.rawValue)")
             }
         }
     }

@@ -27,6 +27,8 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection, @unchecke
     /// The close frame is written: nothing may follow it on the wire (RFC 6455 §5.5.1), even what the session
     /// decided before an overflow closed the socket.
     private var closeWritten = false
+    /// For the session's length in `chatctl stats`.
+    private let openedAt = NIODeadline.now()
 
     init(gateway: RealtimeGateway, eventLoop: any EventLoop) {
         self.gateway = gateway
@@ -125,6 +127,9 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection, @unchecke
             context?.close(promise: nil)
         case .disconnected(let leaving):
             outbound.removeAll()
+            if session.identity != nil {
+                gateway.stats.sessionEnded(after: .nanoseconds((NIODeadline.now() - openedAt).nanoseconds))
+            }
             leave(leaving)
             gateway.closed(self)
         case .authenticate(let token):
@@ -251,6 +256,7 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection, @unchecke
     private func write(_ frame: WebSocketFrame) {
         guard let context, !closeWritten else { return }
         gateway.stats.framesSent.add(1, ordering: .relaxed)
+        gateway.stats.bytesSent.add(frame.data.readableBytes, ordering: .relaxed)
         context.write(wrapOutboundOut(frame), promise: nil)
         if !needsFlush {
             needsFlush = true

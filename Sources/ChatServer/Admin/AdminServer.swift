@@ -11,7 +11,7 @@ import Logging
 enum AdminServer {
     static func make(
         services: ChatServices, gateway: RealtimeGateway, jobs: JobRunner, reloader: Reloader, alerts: AlertMonitor,
-        startedAt: Millis, logger: Logger
+        recorder: UsageRecorder, startedAt: Millis, logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router(context: ChatRequestContext.self)
         let routes = RouteTable()
@@ -23,6 +23,10 @@ enum AdminServer {
         AdminMediaRoutes(services: services).register(on: router)
         AdminOperationsRoutes(services: services, reloader: reloader).register(on: router)
         AdminBackupRoutes(services: services).register(on: router)
+        AdminStatsRoutes(
+            services: services, gateway: gateway, recorder: recorder,
+            baselineResidentBytes: ProcessFigures.now().residentBytes
+        ).register(on: router)
         routes.load(router.routes)
         let path = services.config.adminSocketPath
         return Application(

@@ -3,8 +3,8 @@ import ChatCore
 import Foundation
 import Hummingbird
 
-/// The admin API's accounts: list and show users, disable and enable them, list and end their sessions. A user is
-/// named by id or by handle.
+/// The admin API's accounts: list and show users, disable, enable and delete them, set their server role, list and
+/// end their sessions. A user is named by id or by handle.
 struct AdminUserRoutes {
     let services: ChatServices
     private var accounts: AccountService { services.accounts }
@@ -18,6 +18,33 @@ struct AdminUserRoutes {
         router.post("v1/users/{user}/enable", use: enable)
         router.get("v1/users/{user}/sessions", use: sessions)
         router.post("v1/users/{user}/kick", use: kick)
+        router.post("v1/users/{user}/delete", use: delete)
+        router.post("v1/users/{user}/role", use: setRole)
+    }
+
+    struct Deletion: Decodable {
+        var eraseMessages: Bool?
+    }
+
+    @Sendable func delete(_ request: Request, context: ChatRequestContext) async throws -> AccountDeletion {
+        let user = try await resolve(context)
+        let body = try await request.decodeJSON(Deletion.self, limit: services.maxBody)
+        return try await accounts.delete(user, eraseMessages: body.eraseMessages ?? false)
+    }
+
+    struct NewRole: Decodable {
+        var role: String
+    }
+
+    @Sendable func setRole(_ request: Request, context: ChatRequestContext) async throws -> UserReport {
+        let user = try await resolve(context)
+        let body = try await request.decodeJSON(NewRole.self, limit: services.maxBody)
+        guard let role = ServerRole(rawValue: body.role) else {
+            throw ChatError.invalid(
+                "role must be one of \(ServerRole.allCases.map(\.rawValue).joined(separator: ", ")), not '\(body.role)'")
+        }
+        try await accounts.setRole(role, user: user)
+        return try await report(user)
     }
 
     struct UsersResponse: ResponseEncodable {
@@ -99,3 +126,4 @@ struct AdminUserRoutes {
 
 extension UserReport: ResponseEncodable {}
 extension SessionsEnded: ResponseEncodable {}
+extension AccountDeletion: ResponseEncodable {}

@@ -7,6 +7,8 @@ import Hummingbird
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = ChatRequestContext
     let authenticator: Authenticator
+    /// Where a user counts as active today.
+    let usage: UsageMeter?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
@@ -16,7 +18,9 @@ struct AuthMiddleware: RouterMiddleware {
         }
         let token = String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
         var context = context
-        context.identity = try await authenticator.identify(bearer: token)
+        let identity = try await authenticator.identify(bearer: token)
+        usage?.userActive(identity.userId)
+        context.identity = identity
         return try await next(request, context)
     }
 }

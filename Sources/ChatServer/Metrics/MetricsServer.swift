@@ -89,14 +89,19 @@ struct MetricsSampler: Sendable {
     }
 }
 
-/// Counts committed messages on their way from the store to the hub (both transports send through the store).
+/// Counts committed messages on their way from the store to the hub (both transports send through the store), for
+/// `/metrics` and `chatctl stats`.
 struct CountingPublisher: EventPublisher {
     let inner: any EventPublisher
     let metrics: ChatMetrics
+    let usage: UsageMeter
 
     func publish(_ events: [Event]) {
         let created = events.reduce(0) { $0 + ($1.type == .messageCreated ? 1 : 0) }
-        if created > 0 { metrics.count("chatd_messages_sent_total", by: Int64(created)) }
+        if created > 0 {
+            metrics.count("chatd_messages_sent_total", by: Int64(created))
+            usage.add(UsageCounts(messages: Int64(created)))
+        }
         inner.publish(events)
     }
 }

@@ -8,6 +8,8 @@ import Logging
 struct RequestMetrics<Context: RequestContext>: RouterMiddleware {
     let metrics: ChatMetrics
     let errors: ErrorRateWindow
+    /// Where the bytes of each response body count as egress (`chatctl stats`).
+    var usage: UsageMeter? = nil
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
@@ -23,6 +25,7 @@ struct RequestMetrics<Context: RequestContext>: RouterMiddleware {
             throw error
         }
         observe(request, context: context, status: Int(response.status.code), started: started)
+        if let bytes = response.body.contentLength, bytes > 0 { usage?.add(UsageCounts(egressBytes: Int64(bytes))) }
         return response
     }
 

@@ -9,7 +9,9 @@ struct RealtimeServices: RealtimeBackend {
     var maxMessageBytes: Int { services.messages.maxMessageBytes }
 
     func authenticate(token: String) async throws -> Identity {
-        try await services.authenticator.identify(bearer: token)
+        let identity = try await services.authenticator.identify(bearer: token)
+        services.usage.userActive(identity.userId)
+        return identity
     }
 
     func memberships(of user: UserID) async throws -> (conversations: [ConversationID], head: EventCursor) {

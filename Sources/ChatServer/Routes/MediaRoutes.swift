@@ -79,6 +79,7 @@ struct MediaRoutes {
         do {
             switch try await library.receive(upload, part: part, body: request.body) {
             case .complete(let media):
+                services.usage.add(UsageCounts(uploads: 1))
                 return try EditedResponse(status: .created, response: MediaResponse(media: media))
                     .response(from: request, context: context)
             case .partial(let received):

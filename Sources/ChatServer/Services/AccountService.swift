@@ -154,6 +154,24 @@ struct AccountService: Sendable {
         return ended
     }
 
+    /// Deletes an account for good (see `AccountRepository.deleteAccount`); its sockets close at once.
+    func delete(_ user: UserID, eraseMessages: Bool) async throws -> AccountDeletion {
+        let deletion = try await store.deleteAccount(user, eraseMessages: eraseMessages)
+        revocations.revoked(user: user, session: nil, reason: "account deleted")
+        logger.notice(
+            "account deleted",
+            metadata: [
+                "user": "\(user)", "sessions_ended": "\(deletion.endedSessions)", "groups_left": "\(deletion.leftGroups)",
+                "messages_erased": "\(deletion.erasedMessages)",
+            ])
+        return deletion
+    }
+
+    func setRole(_ role: ServerRole, user: UserID) async throws {
+        try await store.setRole(role, user: user)
+        logger.notice("server role set", metadata: ["user": "\(user)", "role": "\(role.rawValue)"])
+    }
+
     func mintTokens(for user: UserID) async throws -> TokenResponse {
         try await signIn(try await store.profile(id: user))
     }

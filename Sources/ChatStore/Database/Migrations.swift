@@ -34,6 +34,9 @@ enum Migrations {
             // Set by `chatctl user disable`: no sign-in, no token accepted, every session revoked.
             try db.execute(sql: "ALTER TABLE users ADD COLUMN disabled_at INTEGER")
         }
+        migrator.registerMigration("v6: daily usage, server roles, deleted accounts") { db in
+            try db.execute(sql: v6)
+        }
         return migrator
     }
 
@@ -310,5 +313,30 @@ enum Migrations {
             expires_at INTEGER NOT NULL,
             failed_attempts INTEGER NOT NULL DEFAULT 0
         ) WITHOUT ROWID;
+        """
+
+    /// `chatctl stats`' days (`SQLiteUsage`); a server-wide role (a moderator deletes any message in the
+    /// conversations they are in); `deleted_at` for accounts an operator deleted (the row stays, anonymized, so their
+    /// messages keep a sender).
+    static let v6 = """
+        CREATE TABLE usage_days (
+            day TEXT PRIMARY KEY,
+            messages INTEGER NOT NULL DEFAULT 0,
+            uploads INTEGER NOT NULL DEFAULT 0,
+            sessions INTEGER NOT NULL DEFAULT 0,
+            session_seconds INTEGER NOT NULL DEFAULT 0,
+            egress_bytes INTEGER NOT NULL DEFAULT 0,
+            first_sample_at INTEGER,
+            first_disk_used INTEGER,
+            last_sample_at INTEGER,
+            last_disk_used INTEGER
+        ) WITHOUT ROWID;
+        CREATE TABLE usage_users (
+            day TEXT NOT NULL,
+            user_id INTEGER NOT NULL,
+            PRIMARY KEY (day, user_id)
+        ) WITHOUT ROWID;
+        ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'member' CHECK (role IN ('member', 'moderator'));
+        ALTER TABLE users ADD COLUMN deleted_at INTEGER;
         """
 }

@@ -95,6 +95,9 @@ extension SQLiteAccounts {
         try await database.write { context in
             let db = context.db
             guard try db.userExists(user) else { throw ChatError.notFound("user \(user)") }
+            if !disabled, try Self.isDeleted(db, user) {
+                throw ChatError(.conflict, "user \(user) was deleted; a deleted account cannot be enabled")
+            }
             try db.execute(
                 sql: "UPDATE users SET disabled_at = ? WHERE id = ?", arguments: [disabled ? Clock.nowMillis() : nil, user])
             return disabled ? try Self.revokeAll(db, user: user, reason: "account disabled") : []
@@ -131,14 +134,19 @@ extension SQLiteAccounts {
                 db,
                 sql: """
                     SELECT \(UserProfile.columns), u.disabled_at,
-                        (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL)
+                        (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL),
+                        u.role, u.deleted_at
                     FROM users u WHERE u.id > ? ORDER BY u.id LIMIT ?
                     """, arguments: [after, limit]
-            ).map { AccountSummary(user: UserProfile(row: $0), disabledAt: $0[5], activeSessions: $0[6]) }
+            ).map {
+                AccountSummary(
+                    user: UserProfile(row: $0), disabledAt: $0[5], activeSessions: $0[6],
+                    role: ServerRole(rawValue: $0[7]) ?? .member, deletedAt: $0[8])
+            }
         }
     }
 
-    private static func revokeAll(_ db: Database, user: UserID, reason: String) throws -> [SessionID] {
+    static func revokeAll(_ db: Database, user: UserID, reason: String) throws -> [SessionID] {
         let active = try SessionID.fetchAll(
             db, sql: "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL", arguments: [user])
         for session in active { try revoke(db, session: session, reason: reason, at: Clock.nowMillis()) }

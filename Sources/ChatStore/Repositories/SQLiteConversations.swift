@@ -200,25 +200,33 @@ extension SQLiteConversations {
                     throw ChatError.forbidden("your role cannot remove this member")
                 }
             }
-            let now = Clock.nowMillis()
-            try db.execute(
-                sql: "DELETE FROM members WHERE conversation_id = ? AND user_id = ?", arguments: [conversation, target])
-            try Self.countMembers(db, conversation: conversation, change: -1, at: now)
-            let data = ChatJSON.string(MemberData(userId: target, role: nil, by: actor))
-            try context.append(
-                .memberRemoved, conversationId: conversation, storedData: data, at: now)
-            try context.append(
-                .memberRemoved, conversationId: conversation, audience: target, storedData: data, at: now)
-            if targetRole == .owner,
-                let heir = try UserID.fetchOne(
-                    db,
-                    sql: """
-                        SELECT user_id FROM members WHERE conversation_id = ?
-                        ORDER BY role = 'admin' DESC, joined_at, user_id LIMIT 1
-                        """, arguments: [conversation])
-            {
-                try Self.setRole(db, context, .owner, of: heir, conversation: conversation, by: actor, at: now)
-            }
+            try Self.remove(context, target, role: targetRole, from: conversation, by: actor, at: Clock.nowMillis())
+        }
+    }
+
+    /// Takes a member out of a group, with its events; an owner's leaving hands the group to an heir.
+    static func remove(
+        _ context: WriteContext, _ target: UserID, role targetRole: MemberRole, from conversation: ConversationID,
+        by actor: UserID, at now: Millis
+    ) throws {
+        let db = context.db
+        try db.execute(
+            sql: "DELETE FROM members WHERE conversation_id = ? AND user_id = ?", arguments: [conversation, target])
+        try Self.countMembers(db, conversation: conversation, change: -1, at: now)
+        let data = ChatJSON.string(MemberData(userId: target, role: nil, by: actor))
+        try context.append(
+            .memberRemoved, conversationId: conversation, storedData: data, at: now)
+        try context.append(
+            .memberRemoved, conversationId: conversation, audience: target, storedData: data, at: now)
+        if targetRole == .owner,
+            let heir = try UserID.fetchOne(
+                db,
+                sql: """
+                    SELECT user_id FROM members WHERE conversation_id = ?
+                    ORDER BY role = 'admin' DESC, joined_at, user_id LIMIT 1
+                    """, arguments: [conversation])
+        {
+            try Self.setRole(db, context, .owner, of: heir, conversation: conversation, by: actor, at: now)
         }
     }
 

@@ -144,18 +144,24 @@ extension SQLiteMessages {
         }
     }
 
-    /// Deletes a message, leaving a tombstone that keeps its seq. The sender, or a group's admins and owner, may.
+    /// Deletes a message, leaving a tombstone that keeps its seq. The sender, a group's admins and owner, or a
+    /// server moderator (`chatctl user role`) who is a member may.
     /// Deleting a tombstone again changes nothing.
     public func deleteMessage(conversation: ConversationID, seq: Seq, actor: UserID) async throws -> Message {
         try await database.write { context in
             let db = context.db
             let role = try Membership.require(db, conversation: conversation, user: actor).role
             let message = try Self.requireMessage(db, conversation: conversation, seq: seq)
-            guard message.senderId == actor || role.canManage else {
-                throw ChatError.forbidden("only the sender or an admin deletes a message")
+            let allowed = try message.senderId == actor || role.canManage || Self.isModerator(db, actor)
+            guard allowed else {
+                throw ChatError.forbidden("only the sender, an admin or a moderator deletes a message")
             }
             return try Self.tombstone(context, message)
         }
+    }
+
+    private static func isModerator(_ db: Database, _ user: UserID) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT role = 'moderator' FROM users WHERE id = ?", arguments: [user]) ?? false
     }
 
     public func moderateDelete(conversation: ConversationID, seq: Seq) async throws -> Message {

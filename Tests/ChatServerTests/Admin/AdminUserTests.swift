@@ -68,4 +68,68 @@ import Testing
             #expect(nobody.stderr.contains("not_found"))
         }
     }
+
+    /// A moderator deletes others' messages where they are a member; a deleted account is locked out, leaves its
+    /// groups (the owner's passes on), keeps its messages under "Deleted user" unless erased, and frees its handle.
+    @Test func roleAndDelete() async throws {
+        let config = testConfig()
+        try await withServer(config) { api in
+            let socket = try await adminSocket(config)
+            let alice = try await api.register("alice")
+            let bob = try await api.register("bob")
+            let carol = try await api.register("carol")
+            let group = try await api.group(alice, title: "team", members: [bob, carol])
+            let direct = try await api.direct(alice, with: bob)
+            for text in ["one", "two"] { try await api.send(bob, group, text) }
+            try await api.send(bob, direct, "just us")
+            try await api.send(alice, direct, "from alice")
+
+            let deleteAsMember = try await api.call(.delete, "/v1/conversations/\(group)/messages/1", token: carol.token)
+            #expect(deleteAsMember.status == 403)
+            let promoted = try await ChatctlTests.chatctl(["user", "role", "carol", "moderator", "--json", "--socket", socket])
+            #expect(promoted.status == 0, "\(promoted.stderr)")
+            #expect(promoted.json["account"]["role"].string == "moderator")
+            let deleteAsModerator = try await api.call(.delete, "/v1/conversations/\(group)/messages/1", token: carol.token)
+            #expect(deleteAsModerator.status == 200, "\(deleteAsModerator.text)")
+            // Only where they are a member: elsewhere the conversation does not exist for them.
+            #expect(try await api.call(.delete, "/v1/conversations/\(direct)/messages/1", token: carol.token).status == 404)
+            #expect(try await ChatctlTests.chatctl(["user", "role", "carol", "admiral", "--socket", socket]).status == 64)
+
+            // Deleting asks for --yes.
+            let unconfirmed = try await ChatctlTests.chatctl(["user", "delete", "alice", "--socket", socket])
+            #expect(unconfirmed.status == 64)
+            #expect(unconfirmed.stderr.contains("--yes"))
+            let (aliceSocket, _) = try await api.liveSocket(alice)
+            let deleted = try await ChatctlTests.chatctl(["user", "delete", "alice", "--yes", "--json", "--socket", socket])
+            #expect(deleted.status == 0, "\(deleted.stderr)")
+            #expect(deleted.json["ended_sessions"].int == 1)
+            #expect(deleted.json["left_groups"].int == 1)
+            #expect(deleted.json["erased_messages"].int == 0)
+            #expect(try await aliceSocket.closed()?.closeCode == .unknown(4401))
+            #expect(try await api.call(.get, "/v1/me", token: alice.token).status == 401)
+            #expect(try await api.call(.post, "/v1/auth/login", json: ["handle": "alice", "password": "correct horse"]).status == 401)
+            let members = try await api.call(.get, "/v1/conversations/\(group)/members", token: bob.token)
+            #expect(members["members"].array.compactMap { $0["user_id"].int }.sorted() == [bob.id, carol.id])
+            #expect(members["members"].array.contains { $0["role"].string == "owner" }, "the group has an owner again")
+            // Bob keeps the direct conversation, with alice's message under "Deleted user".
+            let history = try await api.call(.get, "/v1/conversations/\(direct)/messages", token: bob.token)
+            #expect(history["messages"].array.compactMap { $0["text"].string }.contains("from alice"))
+            let shown = try await ChatctlTests.chatctl(["user", "show", "\(alice.id)", "--json", "--socket", socket])
+            #expect(shown.json["account"]["deleted_at"].int != nil)
+            #expect(shown.json["account"]["user"]["display_name"].string == "Deleted user")
+            #expect(shown.json["account"]["user"]["handle"].isNull)
+            let enable = try await ChatctlTests.chatctl(["user", "enable", "\(alice.id)", "--socket", socket])
+            #expect(enable.status == 1 && enable.stderr.contains("conflict"), "\(enable.stderr)")
+            let twice = try await ChatctlTests.chatctl(["user", "delete", "\(alice.id)", "--yes", "--socket", socket])
+            #expect(twice.status == 1 && twice.stderr.contains("conflict"))
+            #expect(try await api.call(.post, "/v1/auth/register", json: ["handle": "alice", "password": "new person"]).status == 201)
+
+            // Erasing: bob's messages that were not deleted yet become tombstones.
+            let erased = try await ChatctlTests.chatctl(
+                ["user", "delete", "bob", "--yes", "--erase-messages", "--json", "--socket", socket])
+            #expect(erased.json["erased_messages"].int == 2, "\(erased.stdout)")
+            let after = try await api.call(.get, "/v1/conversations/\(group)/messages", token: carol.token)
+            #expect(after["messages"].array.allSatisfy { $0["text"].isNull }, "\(after.text)")
+        }
+    }
 }

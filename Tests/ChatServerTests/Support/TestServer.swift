@@ -66,6 +66,7 @@ struct JSON: @unchecked Sendable, CustomStringConvertible {
     }
 
     var int: Int64? { (value as? NSNumber).map { $0.int64Value } }
+    var double: Double? { (value as? NSNumber).map { $0.doubleValue } }
     var string: String? { value as? String }
     var bool: Bool? { (value as? NSNumber).map { $0.boolValue } }
     var array: [JSON] { (value as? [Any])?.map(JSON.init) ?? [] }
