@@ -41,6 +41,7 @@ let package = Package(
             dependencies: [
                 "ChatCore",
                 "ChatFiles",
+                "CZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
@@ -57,6 +58,8 @@ let package = Package(
         // libvips (Debian's libvips-dev), and chatd's C shim over its variadic API (ownership rules in its header).
         .systemLibrary(
             name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
+        // zlib (Debian's zlib1g-dev): shipped WAL segments are compressed.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CVipsShim", dependencies: ["CVips"]),
         // Uploads with signed URLs, the libvips image pipeline, video posters through ffmpeg, the media lifecycle.
         .target(
@@ -107,7 +110,6 @@ let package = Package(
                 "ChatStore",
                 "ChatRealtime",
                 "ChatJobs",
-                "ChatMedia",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),

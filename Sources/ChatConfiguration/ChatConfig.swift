@@ -1,6 +1,6 @@
+import ChatCore
 import ChatJobs
 import Foundation
-import ChatMedia
 import ChatRealtime
 import ChatStore
 

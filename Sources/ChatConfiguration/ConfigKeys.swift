@@ -1,6 +1,5 @@
 import ChatCore
 import ChatJobs
-import ChatMedia
 import ChatStore
 
 /// Every configuration key: its dotted TOML path (also its `CHATD_*` variable), its type and where it goes.

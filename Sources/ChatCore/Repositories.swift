@@ -52,8 +52,8 @@ public protocol AccountRepository: Sendable {
     /// Sets a user's server-wide role.
     func setRole(_ role: ServerRole, user: UserID) async throws
     /// Deletes an account for good: every session revoked, every group left, blocks removed, and the row kept only
-    /// as an anonymous sender ("Deleted user", no handle, email, phone or password); with `eraseMessages`, their
-    /// messages become tombstones too.
+    /// as an anonymous sender ("Deleted user", no handle, email, phone or password; nobody can add, message or
+    /// block it again); with `eraseMessages`, their messages become tombstones too.
     func deleteAccount(_ user: UserID, eraseMessages: Bool) async throws -> AccountDeletion
 
     /// Of `users`, those whose presence `viewer` may see, with their stored last-seen time.

@@ -73,8 +73,9 @@ public struct UsageDay: Codable, Sendable, Equatable {
 
 /// The daily usage figures.
 public protocol UsageRepository: Sendable {
-    /// Adds the deltas to their days and records a disk sample on `sampleDay`, in one transaction.
-    func record(_ deltas: [UsageDelta], disk: DiskSample, sampleDay: String) async throws
+    /// Adds the deltas to their days and records a disk sample (when the disk could be read) on `sampleDay`, in one
+    /// transaction.
+    func record(_ deltas: [UsageDelta], disk: DiskSample?, sampleDay: String) async throws
     /// The stored days from `first` through `last` (inclusive, `YYYY-MM-DD`), oldest first; days without a row are
     /// left out.
     func days(from first: String, through last: String) async throws -> [UsageDay]

@@ -77,4 +77,10 @@ extension Database {
     func userExists(_ id: UserID) throws -> Bool {
         try Bool.fetchOne(self, sql: "SELECT EXISTS(SELECT 1 FROM users WHERE id = ?)", arguments: [id]) ?? false
     }
+
+    /// A user others may still reach: one an operator has not deleted.
+    func activeUserExists(_ id: UserID) throws -> Bool {
+        try Bool.fetchOne(
+            self, sql: "SELECT EXISTS(SELECT 1 FROM users WHERE id = ? AND deleted_at IS NULL)", arguments: [id]) ?? false
+    }
 }

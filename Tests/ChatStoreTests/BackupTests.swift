@@ -152,6 +152,43 @@ import Testing
         #expect(Int64(inSnapshot.count) == snapshot.counts.messages)
     }
 
+    /// Segments are written compressed (pages shrink several times) and read back frame for frame; a version 1
+    /// segment (uncompressed, from an older chatd) still reads.
+    @Test func segmentsAreCompressedAndTheUncompressedFormatStillReads() throws {
+        let salt = WALSalt(first: 7, second: 9)
+        let page = Array(repeating: UInt8(0), count: 3000) + Array("hello, world ".utf8.prefix(13)) + Array(repeating: UInt8(0), count: 1083)
+        let frames = (1...4).map { WALFrame(page: UInt32($0), commitSize: $0 == 4 ? 4 : 0, salt: salt, data: page) }
+        let segment = WALSegment(
+            header: WALSegment.Header(
+                generation: 2, salt: salt, firstFrame: 11, lastFrame: 14, pageSize: 4096,
+                commits: [WALSegment.Commit(frame: 14, at: 1_000)]),
+            frames: frames)
+        let encoded = try segment.encoded()
+        #expect(encoded.count < 4 * 4096 / 4, "4 pages in \(encoded.count) bytes")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let file = root.appendingPathComponent(segment.fileName)
+        try encoded.write(to: file)
+        let read = try WALSegment.read(file)
+        #expect(read.header.commits == segment.header.commits)
+        #expect(read.frames.map(\.page) == [1, 2, 3, 4])
+        #expect(read.frames.allSatisfy { $0.data == page })
+
+        var version1 = Data(WALSegment.uncompressedMagic.utf8)
+        version1.append(try JSONEncoder().encode(segment.header))
+        version1.append(0x0A)
+        for frame in frames {
+            var bytes: [UInt8] = []
+            bytes.appendBigEndian(frame.page)
+            bytes.appendBigEndian(frame.commitSize)
+            version1.append(contentsOf: bytes + frame.data)
+        }
+        try version1.write(to: file)
+        #expect(try WALSegment.read(file).frames.map(\.data) == frames.map(\.data))
+        // A segment cut short is refused, not half read.
+        try encoded.prefix(encoded.count - 10).write(to: file)
+        #expect(throws: StoreError.self) { try WALSegment.read(file) }
+    }
+
     @Test func snapshotsArePrunedToTheNewest() async throws {
         let store = try open()
         var names: [String] = []

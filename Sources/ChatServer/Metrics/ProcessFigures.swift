@@ -29,11 +29,22 @@ struct ProcessFigures: Sendable, Equatable {
             figures.residentBytes = Int64(field(24)) * pageSize
             figures.startTimeSeconds = bootTime() + field(22) / ticks
         }
-        figures.openFiles = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+        figures.openFiles = entries(in: "/proc/self/fd")
         var limit = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 { figures.maxFiles = Int(limit.rlim_cur) }
         figures.machineMemoryBytes = meminfo("MemTotal")
         return figures
+    }
+
+    /// Entries of a folder, counted without naming them (the daemon's fd folder holds one per socket).
+    private static func entries(in path: String) -> Int {
+        guard let folder = opendir(path) else { return 0 }
+        defer { closedir(folder) }
+        var count = 0
+        while let entry = readdir(folder) {
+            if entry.pointee.d_name.0 != 0x2E { count += 1 }  // not "." or ".."
+        }
+        return count
     }
 
     private static func bootTime() -> Double {

@@ -32,8 +32,11 @@ extension Headroom {
     static func estimate(_ inputs: HeadroomInputs, calendar: UsageCalendar) -> Headroom {
         let byFiles = max(0, inputs.maxOpenFiles - Self.filesBesidesSockets)
         let grown = inputs.residentBytes - inputs.baselineResidentBytes
-        let measured = inputs.connections >= Self.connectionsToMeasure && grown > 0
-        let perConnection = measured ? grown / Int64(inputs.connections) : Self.typicalBytesPerConnection
+        // Growth below a quarter of the typical cost is other memory given back (caches), not the connections'.
+        let perMeasured = inputs.connections > 0 ? grown / Int64(inputs.connections) : 0
+        let measured =
+            inputs.connections >= Self.connectionsToMeasure && perMeasured >= Self.typicalBytesPerConnection / 4
+        let perConnection = measured ? perMeasured : Self.typicalBytesPerConnection
         let memoryBudget = inputs.memoryBytes * Int64(inputs.memoryLimitPercent) / 100
         // Today's connections plus as many more as the memory left below the alert's threshold holds.
         let spare = max(0, memoryBudget - inputs.residentBytes)
@@ -46,7 +49,9 @@ extension Headroom {
         let threshold = Double(inputs.diskTotalBytes) * Double(inputs.diskWarningPercent) / 100
         let left = threshold - Double(inputs.diskUsedBytes)
         var days: Double?
-        if left <= 0 {
+        if inputs.diskTotalBytes <= 0 {
+            days = nil  // the disk could not be read
+        } else if left <= 0 {
             days = 0
         } else if let growth, growth > 0 {
             days = left / growth

@@ -14,8 +14,9 @@ final class UsageRecorder: Service, Sendable {
     let dataDirectory: String
     let logger: Logger
     static let interval = Duration.seconds(60)
-    /// The WebSocket bytes counted so far.
-    private let flushing = Mutex<Int>(0)
+    /// The WebSocket bytes counted so far, and the flush under way: flushes run one after the other, so a
+    /// `chatctl stats` that flushes reads after the minute's flush has landed.
+    private let flushing = Mutex<(countedBytes: Int, last: Task<Void, any Error>?)>((0, nil))
 
     init(meter: UsageMeter, usage: any UsageRepository, realtime: RealtimeStats, dataDirectory: String, logger: Logger) {
         self.meter = meter
@@ -42,17 +43,31 @@ final class UsageRecorder: Service, Sendable {
 
     /// Hands what the meter counted to the store; on failure puts it back.
     func flush(now: Millis = Clock.nowMillis()) async throws {
+        let task = flushing.withLock { state -> Task<Void, any Error> in
+            let previous = state.last
+            let task = Task {
+                _ = await previous?.result
+                try await self.write(now: now)
+            }
+            state.last = task
+            return task
+        }
+        try await task.value
+    }
+
+    private func write(now: Millis) async throws {
         let sent = realtime.bytesSent.load(ordering: .relaxed)
-        let newBytes = flushing.withLock { counted in
-            defer { counted = sent }
-            return sent - counted
+        let newBytes = flushing.withLock { state in
+            defer { state.countedBytes = sent }
+            return sent - state.countedBytes
         }
         meter.add(UsageCounts(egressBytes: Int64(newBytes)), now: now)
         let deltas = meter.take()
         let disk = DiskStatus.of(dataDirectory)
         do {
             try await usage.record(
-                deltas, disk: DiskSample(at: now, usedBytes: disk.totalBytes - disk.freeBytes),
+                deltas,
+                disk: disk.totalBytes > 0 ? DiskSample(at: now, usedBytes: disk.totalBytes - disk.freeBytes) : nil,
                 sampleDay: meter.today(now: now))
         } catch {
             meter.putBack(deltas)

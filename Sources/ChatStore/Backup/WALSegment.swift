@@ -1,9 +1,12 @@
+import CZlib
 import ChatCore
 import Foundation
 
 /// One shipment of WAL frames to the archive: a run of whole transactions of one generation of the log, with the time
-/// each committed. File: a first line `chatd-wal-segment 1`, a line of JSON (`Header`), then each frame as its page
-/// number and commit size (4 bytes each, big-endian) and the page.
+/// each committed. File: a first line `chatd-wal-segment 2`, a line of JSON (`Header`), then the frames, zlib-
+/// compressed: each as its page number and commit size (4 bytes each, big-endian) and the page. Pages compress
+/// well (free space, repeated keys), and the archive is written as often as the log. Version 1 segments (the same
+/// frames, uncompressed) are still read.
 struct WALSegment: Sendable {
     struct Header: Codable, Equatable, Sendable {
         /// Counts the log's resets since the archive began; positions compare as (generation, frame).
@@ -14,6 +17,8 @@ struct WALSegment: Sendable {
         var pageSize: Int
         /// Each commit frame's index and the time (ms) its transaction committed.
         var commits: [Commit]
+        /// Bytes of the compressed frames that follow (version 2).
+        var compressedBytes: Int?
 
         enum CodingKeys: String, CodingKey {
             case generation, salt
@@ -21,6 +26,7 @@ struct WALSegment: Sendable {
             case lastFrame = "last_frame"
             case pageSize = "page_size"
             case commits
+            case compressedBytes = "compressed_bytes"
         }
     }
 
@@ -29,7 +35,8 @@ struct WALSegment: Sendable {
         var at: Millis
     }
 
-    static let magic = "chatd-wal-segment 1\n"
+    static let magic = "chatd-wal-segment 2\n"
+    static let uncompressedMagic = "chatd-wal-segment 1\n"
     static let fileExtension = "walseg"
 
     var header: Header
@@ -46,9 +53,6 @@ struct WALSegment: Sendable {
     }
 
     func encoded() throws -> Data {
-        var data = Data(Self.magic.utf8)
-        data.append(try JSONEncoder().encode(header))
-        data.append(0x0A)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(frames.count * (8 + header.pageSize))
         for frame in frames {
@@ -56,8 +60,39 @@ struct WALSegment: Sendable {
             bytes.appendBigEndian(frame.commitSize)
             bytes.append(contentsOf: frame.data)
         }
-        data.append(contentsOf: bytes)
+        let compressed = try Self.compress(bytes)
+        var header = self.header
+        header.compressedBytes = compressed.count
+        var data = Data(Self.magic.utf8)
+        data.append(try JSONEncoder().encode(header))
+        data.append(0x0A)
+        data.append(contentsOf: compressed)
         return data
+    }
+
+    /// zlib at its fastest level: the shipper runs beside the writer, and pages still shrink several times.
+    static func compress(_ bytes: [UInt8]) throws -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: Int(compressBound(uLong(bytes.count))))
+        var length = uLongf(output.count)
+        let status = output.withUnsafeMutableBufferPointer { out in
+            bytes.withUnsafeBufferPointer { input in
+                compress2(out.baseAddress, &length, input.baseAddress, uLong(input.count), 1)
+            }
+        }
+        guard status == Z_OK else { throw StoreError("compressing a WAL segment failed (zlib \(status))") }
+        return Array(output.prefix(Int(length)))
+    }
+
+    static func decompress(_ bytes: ArraySlice<UInt8>, to size: Int) throws -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: size)
+        var length = uLongf(size)
+        let status = output.withUnsafeMutableBufferPointer { out in
+            bytes.withUnsafeBufferPointer { input in
+                uncompress(out.baseAddress, &length, input.baseAddress, uLong(input.count))
+            }
+        }
+        guard status == Z_OK, Int(length) == size else { throw StoreError("a WAL segment's frames do not decompress") }
+        return output
     }
 
     /// Reads a segment's header only (listing an archive reads no pages).
@@ -73,21 +108,31 @@ struct WALSegment: Sendable {
     }
 
     private static func parse(_ data: Data, headerOnly: Bool) throws -> WALSegment {
-        let bytes = [UInt8](data)
+        var bytes = [UInt8](data)
         let magic = Array(Self.magic.utf8)
-        guard bytes.count > magic.count, Array(bytes[..<magic.count]) == magic,
+        let compressed = bytes.starts(with: magic)
+        guard compressed || bytes.starts(with: Array(Self.uncompressedMagic.utf8)), bytes.count > magic.count,
             let end = bytes[magic.count...].firstIndex(of: 0x0A)
         else { throw StoreError("not a chatd WAL segment") }
         let header = try JSONDecoder().decode(Header.self, from: Data(bytes[magic.count..<end]))
         if headerOnly { return WALSegment(header: header, frames: []) }
         let count = header.lastFrame - header.firstFrame + 1
         let stride = 8 + header.pageSize
-        guard count > 0, bytes.count - (end + 1) == count * stride else {
-            throw StoreError("WAL segment \(fileName(generation: header.generation, firstFrame: header.firstFrame)) is truncated")
+        let name = fileName(generation: header.generation, firstFrame: header.firstFrame)
+        if compressed {
+            guard let size = header.compressedBytes, bytes.count - (end + 1) == size else {
+                throw StoreError("WAL segment \(name) is truncated")
+            }
+            bytes = try decompress(bytes[(end + 1)...], to: count * stride)
+        } else {
+            bytes = Array(bytes[(end + 1)...])
+        }
+        guard count > 0, bytes.count == count * stride else {
+            throw StoreError("WAL segment \(name) is truncated")
         }
         var frames: [WALFrame] = []
         frames.reserveCapacity(count)
-        var offset = end + 1
+        var offset = 0
         for _ in 0..<count {
             frames.append(
                 WALFrame(

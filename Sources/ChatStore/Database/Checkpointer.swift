@@ -95,6 +95,8 @@ final class Checkpointer: Sendable {
             let result = Result {
                 try shipper.ship()
                 try pin.inDatabase { db in
+                    // A rollback that failed last time must not leave the old snapshot in place.
+                    if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
                     try db.execute(sql: "BEGIN DEFERRED TRANSACTION")
                     // A read takes the snapshot: the log's end, which is now the shipped end.
                     _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master")

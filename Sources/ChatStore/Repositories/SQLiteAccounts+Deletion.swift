@@ -45,11 +45,12 @@ extension SQLiteAccounts {
                 erased = sent.count
             }
             try db.execute(sql: "DELETE FROM blocks WHERE blocker_id = ?1 OR blocked_id = ?1", arguments: [user])
+            // The external subject stays: a token the app's backend still issues for this person maps to this
+            // account, which stays disabled, rather than making a new one. A handle, phone or email is free again.
             try db.execute(
                 sql: """
-                    UPDATE users SET handle = NULL, display_name = ?, password_hash = NULL, external_subject = NULL,
-                        phone = NULL, email = NULL, role = 'member', disabled_at = COALESCE(disabled_at, ?),
-                        deleted_at = ?
+                    UPDATE users SET handle = NULL, display_name = ?, password_hash = NULL, phone = NULL, email = NULL,
+                        role = 'member', last_seen_at = NULL, disabled_at = COALESCE(disabled_at, ?), deleted_at = ?
                     WHERE id = ?
                     """, arguments: [Self.deletedName, now, now, user])
             return AccountDeletion(endedSessions: sessions.count, leftGroups: groups.count, erasedMessages: erased)

@@ -104,7 +104,7 @@ extension SQLiteAccounts {
         guard user != target else { throw ChatError.invalid("you cannot block yourself") }
         try await database.write { context in
             let db = context.db
-            guard try db.userExists(target) else { throw ChatError.notFound("user \(target)") }
+            guard try db.activeUserExists(target) else { throw ChatError.notFound("user \(target)") }
             try db.execute(
                 sql: "INSERT OR IGNORE INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?)",
                 arguments: [user, target, Clock.nowMillis()])
@@ -144,7 +144,7 @@ extension SQLiteAccounts {
             let statement = try db.cachedStatement(
                 sql: """
                     SELECT u.last_seen_at FROM users u
-                    WHERE u.id = ?2 AND (
+                    WHERE u.id = ?2 AND u.deleted_at IS NULL AND (
                         u.id = ?1 OR (
                             EXISTS (
                                 SELECT 1 FROM members a JOIN members b ON b.conversation_id = a.conversation_id
@@ -166,7 +166,9 @@ extension SQLiteAccounts {
         try await database.write { context in
             let db = context.db
             let statement = try db.cachedStatement(
-                sql: "UPDATE users SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?) WHERE id = ?")
+                sql: """
+                    UPDATE users SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?) WHERE id = ? AND deleted_at IS NULL
+                    """)
             for (user, time) in times {
                 try statement.execute(arguments: [time, user])
             }

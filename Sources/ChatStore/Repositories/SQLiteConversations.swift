@@ -15,7 +15,7 @@ extension SQLiteConversations {
         guard user != peer else { throw ChatError.invalid("a direct conversation needs another user") }
         return try await database.write { context in
             let db = context.db
-            guard try db.userExists(peer) else { throw ChatError.notFound("user \(peer)") }
+            guard try db.activeUserExists(peer) else { throw ChatError.notFound("user \(peer)") }
             guard try !db.isBlocked(between: user, and: peer) else {
                 throw ChatError(.blocked, "you cannot open a direct conversation with this user")
             }
@@ -40,7 +40,7 @@ extension SQLiteConversations {
         return try await database.write { context in
             let db = context.db
             for other in others {
-                guard try db.userExists(other) else { throw ChatError.notFound("user \(other)") }
+                guard try db.activeUserExists(other) else { throw ChatError.notFound("user \(other)") }
                 try Self.requireNotBlocked(db, by: other, actor: creator)
             }
             let id = try Self.insertConversation(
@@ -162,7 +162,7 @@ extension SQLiteConversations {
             _ = try Self.requireGroupManager(db, conversation: conversation, actor: actor, for: .members)
             var newcomers: [UserID] = []
             for user in wanted where try Membership.find(db, conversation: conversation, user: user) == nil {
-                guard try db.userExists(user) else { throw ChatError.notFound("user \(user)") }
+                guard try db.activeUserExists(user) else { throw ChatError.notFound("user \(user)") }
                 try Self.requireNotBlocked(db, by: user, actor: actor)
                 newcomers.append(user)
             }

@@ -5,7 +5,7 @@ import GRDB
 public struct SQLiteUsage: UsageRepository {
     let database: StoreDatabase
 
-    public func record(_ deltas: [UsageDelta], disk: DiskSample, sampleDay: String) async throws {
+    public func record(_ deltas: [UsageDelta], disk: DiskSample?, sampleDay: String) async throws {
         try await database.write { context in
             let db = context.db
             let add = try db.cachedStatement(
@@ -26,6 +26,7 @@ public struct SQLiteUsage: UsageRepository {
                 ])
                 for id in delta.users { try user.execute(arguments: [delta.day, id]) }
             }
+            guard let disk else { return }
             try db.execute(
                 sql: """
                     INSERT INTO usage_days (day, first_sample_at, first_disk_used, last_sample_at, last_disk_used)

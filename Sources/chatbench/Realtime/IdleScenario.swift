@@ -43,6 +43,15 @@ struct IdleScenario: AsyncParsableCommand {
         let fileGrowth = server.memoryKB("RssFile") - baselineParts.file
         print("  of which heap and stacks \(anonGrowth / 1024) MB, code and libraries paged in \(fileGrowth / 1024) MB")
 
+        // `chatctl status` with every connection open: the whole command (the process starting, the request over the
+        // admin socket, the daemon gathering its figures), 20 times.
+        let status = try Self.timeStatus(socket: server.dataDirectory.appendingPathComponent("admin.sock").path, times: 20)
+        if let status {
+            print(
+                "chatctl status with \(connected) connections: median \(rounded(status.percentile(50))) ms, max \(rounded(status.percentile(100))) ms (target 100 ms)"
+            )
+        }
+
         // Every client sends one message while everyone is connected (2,000/s in all): each reaches both members
         // of its conversation once.
         _ = try await pool.stats()
@@ -63,7 +72,31 @@ struct IdleScenario: AsyncParsableCommand {
             "scenario": "idle", "connections": connected, "rss_kb_per_conn": rounded(perConnection, 2),
             "baseline_mb": rounded(Double(baseline) / 1024, 1), "rss_loaded_mb": rounded(Double(loaded) / 1024, 1),
             "rss_after_mb": rounded(Double(after) / 1024, 1), "lost": lost, "duplicated": stats.duplicates,
+            "status_ms_median": status.map { rounded($0.percentile(50)) } ?? -1,
+            "status_ms_max": status.map { rounded($0.percentile(100)) } ?? -1,
         ])
+    }
+
+    /// Runs `chatctl status --json` (the build beside this chatbench) `times` times; nil when there is no chatctl.
+    static func timeStatus(socket: String, times: Int) throws -> Latencies? {
+        let chatctl = ChatdProcess.executable.deletingLastPathComponent().appendingPathComponent("chatctl")
+        guard FileManager.default.isExecutableFile(atPath: chatctl.path) else { return nil }
+        var latencies = Latencies()
+        for _ in 0..<times {
+            let process = Process()
+            process.executableURL = chatctl
+            process.arguments = ["status", "--json", "--socket", socket]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            let start = now()
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw BenchError("chatctl status exited \(process.terminationStatus)")
+            }
+            latencies.add(now() - start)
+        }
+        return latencies
     }
 }
 

@@ -114,6 +114,13 @@ import Testing
             // Bob keeps the direct conversation, with alice's message under "Deleted user".
             let history = try await api.call(.get, "/v1/conversations/\(direct)/messages", token: bob.token)
             #expect(history["messages"].array.compactMap { $0["text"].string }.contains("from alice"))
+            // Nobody can bring the account back into a conversation.
+            let heir = members["members"].array.first { $0["role"].string == "owner" }?["user_id"].int == bob.id ? bob : carol
+            let readd = try await api.call(
+                .post, "/v1/conversations/\(group)/members", token: heir.token, json: ["user_ids": [alice.id]])
+            #expect(readd.status == 404, "\(readd.text)")
+            let reopen = try await api.call(.post, "/v1/conversations/direct", token: carol.token, json: ["user_id": alice.id])
+            #expect(reopen.status == 404, "\(reopen.text)")
             let shown = try await ChatctlTests.chatctl(["user", "show", "\(alice.id)", "--json", "--socket", socket])
             #expect(shown.json["account"]["deleted_at"].int != nil)
             #expect(shown.json["account"]["user"]["display_name"].string == "Deleted user")

@@ -55,6 +55,37 @@ import Testing
         }
     }
 
+    /// What the man pages (`scripts/manpages`) and the completion scripts are generated from: every command the issue
+    /// names is there, and each one says what it does.
+    @Test func completionsAndTheManualsSourceCoverEveryCommand() async throws {
+        let groups = [
+            "status", "check", "stats", "user", "sessions", "conversation", "message", "jobs", "media", "config", "reload",
+            "cert", "backup", "restore", "version",
+        ]
+        for shell in ["bash", "zsh", "fish"] {
+            let script = try await Self.chatctl(["--generate-completion-script", shell])
+            #expect(script.status == 0, "\(shell): \(script.stderr)")
+            for group in groups { #expect(script.stdout.contains(group), "\(shell) completes no \(group)") }
+        }
+        let dump = try await Self.chatctl(["--experimental-dump-help"])
+        #expect(dump.status == 0)
+        func commands(_ command: JSON, path: String) -> [(String, JSON)] {
+            let name = path.isEmpty ? "" : path
+            return [(name, command)] + command["subcommands"].array.flatMap {
+                commands($0, path: name + " " + ($0["commandName"].string ?? "?"))
+            }
+        }
+        let all = commands(dump.json["command"], path: "")
+        let names = Set(all.map { $0.0.trimmingCharacters(in: .whitespaces) })
+        for group in groups { #expect(names.contains(group), "no \(group) command") }
+        for leaf in ["user delete", "user role", "user add", "sessions kick", "jobs retry", "backup verify", "cert import"] {
+            #expect(names.contains(leaf), "no \(leaf) command")
+        }
+        for (name, command) in all where !name.isEmpty {
+            #expect(!(command["abstract"].string ?? "").isEmpty, "\(name) has no abstract for its man page")
+        }
+    }
+
     @Test func statusAndJobsAgainstALiveDaemon() async throws {
         let config = mediaConfig()
         try await withServer(config) { api in

@@ -1,6 +1,5 @@
-import ChatCore
-
-/// The media settings (`[media]` in chatd.toml), as ChatMedia takes them.
+/// The media settings (`[media]` in chatd.toml), as ChatMedia takes them. Here, not in ChatMedia, so what reads the
+/// configuration (chatctl) does not link libvips.
 public struct MediaLimits: Sendable, Equatable {
     public init() {}
 
