@@ -16,7 +16,8 @@ import Synchronization
 /// next write resets the log over them. The tick ships every `every`; once the log has grown by `framesPerCheckpoint`
 /// it ships, then, between two group commits (a writer barrier, as long as shipping the last few commits takes),
 /// ships the rest and opens a read transaction on `pin`. SQLite's checkpoint never copies past the snapshot of an
-/// open reader, so the passive checkpoint that follows — while the sends go on — stops at the shipped end.
+/// open reader, so the passive checkpoint that follows — while the sends go on — stops at the shipped end. A last
+/// short barrier ships and copies what was written meanwhile, so the log can start over.
 final class Checkpointer: Sendable {
     enum Mode: Sendable {
         case periodic
@@ -73,8 +74,9 @@ final class Checkpointer: Sendable {
             let committed = shipper.committedPosition
             let (checkpointedAt, shippedAt) = shippingState.withLock { $0 }
             let grown =
-                checkpointedAt.map { committed.generation != $0.generation || committed.frame - $0.frame >= Self.framesPerCheckpoint }
-                ?? (committed.frame >= Self.framesPerCheckpoint)
+                // Frames since the last checkpoint (all of them once the log started over).
+                committed.frame - (checkpointedAt.map { $0.generation == committed.generation ? $0.frame : 0 } ?? 0)
+                >= Self.framesPerCheckpoint
             if grown {
                 _ = try? checkpointAndShipBlocking()
             } else if shippedAt.duration(to: .now) >= every {
@@ -84,33 +86,49 @@ final class Checkpointer: Sendable {
         }
     }
 
-    /// Ships everything, then checkpoints up to the shipped end while the writer goes on; on the tick's thread.
+    /// Ships everything, then checkpoints up to the shipped end while the writer goes on, then lets the log start
+    /// over; on the tick's thread.
     private func checkpointAndShipBlocking() throws {
         guard case .shipping(let shipper, _, let writer) = mode, let pin else { return }
         // The bulk while sends go on; then, between two group commits, the last few commits and the snapshot.
         try shipper.ship()
-        let done = DispatchSemaphore(value: 0)
-        let pinned = Mutex<Result<Void, any Error>?>(nil)
-        writer.enqueueBarrier {
-            let result = Result {
-                try shipper.ship()
-                try pin.inDatabase { db in
-                    // A rollback that failed last time must not leave the old snapshot in place.
-                    if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
-                    try db.execute(sql: "BEGIN DEFERRED TRANSACTION")
-                    // A read takes the snapshot: the log's end, which is now the shipped end.
-                    _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master")
-                }
+        try Self.betweenCommits(writer) {
+            try shipper.ship()
+            try pin.inDatabase { db in
+                // A rollback that failed last time must not leave the old snapshot in place.
+                if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
+                try db.execute(sql: "BEGIN DEFERRED TRANSACTION")
+                // A read takes the snapshot: the log's end, which is now the shipped end.
+                _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master")
             }
-            pinned.withLock { $0 = result }
+        }
+        do {
+            try connection.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+            try pin.inDatabase { db in try db.execute(sql: "ROLLBACK") }
+        } catch {
+            try? pin.inDatabase { db in try db.execute(sql: "ROLLBACK") }
+            throw error
+        }
+        // A checkpoint beside the writer never catches up with it, and SQLite only starts the log over once every
+        // frame is copied: between two group commits, ship and copy the few frames written meanwhile, so the next
+        // write resets the log instead of growing it for as long as the load lasts.
+        try Self.betweenCommits(writer) {
+            try shipper.ship()
+            try self.connection.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+        }
+        shippingState.withLock { $0 = (shipper.shippedPosition, .now) }
+    }
+
+    /// Runs `work` in a writer barrier and waits for it (on this checkpointer's thread).
+    private static func betweenCommits(_ writer: GroupCommitWriter, _ work: @escaping @Sendable () throws -> Void) throws {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<Void, any Error>?>(nil)
+        writer.enqueueBarrier {
+            outcome.withLock { $0 = Result { try work() } }
             done.signal()
         }
         done.wait()
-        defer { try? pin.inDatabase { db in try db.execute(sql: "ROLLBACK") } }
-        try pinned.withLock { $0! }.get()
-        let position = shipper.shippedPosition
-        try connection.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
-        shippingState.withLock { $0 = (position, .now) }
+        try outcome.withLock { $0! }.get()
     }
 
     /// A full checkpoint that also truncates the WAL, on this connection so it never races the periodic one.
