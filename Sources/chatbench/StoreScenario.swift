@@ -121,6 +121,9 @@ struct StoreScenario: AsyncParsableCommand {
         var perSecond: Double
         var latencies: Latencies
         var batch: Double
+        /// CPU time of this whole process during the sends, and of the WAL shipper's part of it.
+        var cpuSeconds: Double = 0
+        var shippingCPUSeconds: Double = 0
     }
 
     /// Each sender has its own direct conversation with a shared peer and sends as fast as its acks come back.
@@ -134,6 +137,8 @@ struct StoreScenario: AsyncParsableCommand {
         }
         let texts = (0..<1024).map(sampleText)
         let before = store.writeStatistics
+        let cpuBefore = processCPUMicroseconds(getpid())
+        let shippingBefore = store.walShipper?.cpuNanoseconds ?? 0
         let start = now()
         let deadline = start + UInt64(seconds * 1e9)
         let latencies = try await withThrowingTaskGroup(of: Latencies.self) { group in
@@ -156,9 +161,13 @@ struct StoreScenario: AsyncParsableCommand {
         }
         let elapsed = Double(now() - start) / 1e9
         let after = store.writeStatistics
+        let cpu = Double(processCPUMicroseconds(getpid()) - cpuBefore) / 1e6
+        let shippingCPU = Double((store.walShipper?.cpuNanoseconds ?? 0) - shippingBefore) / 1e9
         try store.close()
         let batch = Double(after.writes - before.writes) / Double(max(1, after.transactions - before.transactions))
-        return SendFigures(perSecond: Double(latencies.count) / elapsed, latencies: latencies, batch: batch)
+        return SendFigures(
+            perSecond: Double(latencies.count) / elapsed, latencies: latencies, batch: batch, cpuSeconds: cpu,
+            shippingCPUSeconds: shippingCPU)
     }
 
     /// Fills one conversation with `historyMessages` messages (bulk SQL in the store's schema, with events and the

@@ -38,6 +38,8 @@ public final class WALShipper: Sendable {
         var shippedBytes: Int64 = 0
         /// When the newest shipped transaction committed: now minus this is the recovery point.
         var lastCommitShipped: Millis = 0
+        /// CPU time spent shipping (reading, compressing, writing), for `chatbench backup`.
+        var cpuNanoseconds: UInt64 = 0
     }
 
     let walPath: String
@@ -85,6 +87,15 @@ public final class WALShipper: Sendable {
         state.withLock { ($0.lastShipAt, $0.shippedBytes, $0.lastCommitShipped) }
     }
 
+    /// CPU time the shipments took, in nanoseconds.
+    public var cpuNanoseconds: UInt64 { state.withLock { $0.cpuNanoseconds } }
+
+    private static func threadCPU() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+
     /// At start, before any write of this process: ships what the log holds beyond the archive (commits of a process
     /// that was killed), with the time of this shipment for commits whose time was not recorded.
     func catchUp(now: Millis) throws {
@@ -114,6 +125,11 @@ public final class WALShipper: Sendable {
     }
 
     private func ship(reader: WALReader, header: WALHeader, through end: Int, now: Millis) throws -> Int {
+        let cpu = Self.threadCPU()
+        defer {
+            let spent = Self.threadCPU() - cpu
+            state.withLock { $0.cpuNanoseconds += spent }
+        }
         let (generation, from, records) = state.withLock { state -> (Int, Int, [CommitRecord]) in
             if state.salt != header.salt {
                 // The log was reset after a checkpoint that followed a complete shipment: a new generation.
