@@ -34,7 +34,7 @@ let package = Package(
         // Domain types, validation and errors. No I/O.
         .target(name: "ChatCore"),
         // Files that appear whole and survive a crash (write aside, fsync, rename, fsync the folder).
-        .target(name: "ChatFiles", dependencies: ["CChatd"]),
+        .target(name: "ChatFiles"),
         // SQLite (GRDB, WAL): migrations, repositories, the single writer with group commit.
         .target(
             name: "ChatStore",
@@ -87,7 +87,7 @@ let package = Package(
         ),
         // The admin API's paths and bodies, shared by the daemon and chatctl.
         .target(name: "ChatAdmin", dependencies: ["ChatCore"]),
-        // C library calls that Swift's Glibc module leaves out (malloc_trim, sync_file_range).
+        // C library calls that Swift's Glibc module leaves out (malloc_trim).
         .target(name: "CChatd"),
         // The WebSocket gateway: sessions as plain NIO handlers, the hub (fan-out, presence, typing).
         .target(

@@ -1,4 +1,3 @@
-import CChatd
 import Foundation
 
 #if canImport(Glibc)
@@ -40,14 +39,9 @@ public enum DurableFile {
     /// What is written between two write-backs of a large file.
     public static let stepBytes = 1 << 20
 
-    /// Writes back what is dirty of an open file and waits for it (no journal commit; see `writeInSteps`).
-    public static func writeBack(_ descriptor: Int32) {
-        _ = chatd_write_back(descriptor)
-    }
-
-    /// Writes `data` a MiB at a time, each written back to the disk before the next (without a journal commit): on
-    /// ext4 an fsync of the database's log also waits for the other dirty data of the journal's transaction, so a
-    /// large file written in one go and synced at the end would stall the writer's commits behind it.
+    /// Writes `data` a MiB at a time, each written back to the disk before the next: on ext4 an fsync of the
+    /// database's log also waits for every other dirty page of the journal's transaction, so a large file written
+    /// in one go and synced at the end would stall the writer's commits behind it.
     static func writeInSteps(_ data: Data, to url: URL, mode: Int) throws {
         let descriptor = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
         guard descriptor >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: url.path]) }
@@ -66,7 +60,7 @@ public enum DurableFile {
                     }
                     position += written
                 }
-                if raw.count > stepBytes { _ = chatd_write_back(descriptor) }
+                if raw.count > stepBytes { _ = fdatasync(descriptor) }
             }
         }
     }

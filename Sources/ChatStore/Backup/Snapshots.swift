@@ -115,9 +115,9 @@ extension Store {
     /// consistent and the writer never waits for it (WAL readers do not block the writer). Then the manifest: counts,
     /// the media files, and where point-in-time replay starts.
     ///
-    /// The copy is written back to the disk `pagesPerStep` pages at a time (`DurableFile.writeBack`). Written in one
-    /// go, hundreds of MB of dirty pages sat in the page cache until the final fsync, and the writer's own fsync
-    /// (ext4 commits its journal for both) waited behind them: sends stalled for half a second (`chatbench backup`).
+    /// The copy is written back to the disk `pagesPerStep` pages at a time. Written in one go, hundreds of MB of dirty
+    /// pages sat in the page cache until the final fsync, and the writer's own fsync (ext4 commits its journal for
+    /// both) waited behind them: sends stalled for half a second (`chatbench backup`).
     public func snapshot(
         into snapshots: SnapshotFolder, mediaRoot: URL?, now: @escaping @Sendable () -> Millis = Clock.nowMillis
     )
@@ -155,7 +155,7 @@ extension Store {
             let written = open(file.path, O_RDONLY)
             defer { if written >= 0 { Glibc.close(written) } }
             try database.pool.backup(to: copy, pagesPerStep: Self.pagesPerStep) { _ in
-                if written >= 0 { DurableFile.writeBack(written) }
+                if written >= 0 { fdatasync(written) }
             }
             // A snapshot is a plain file: readable without -wal and -shm beside it.
             try copy.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
