@@ -31,7 +31,8 @@ struct AdminRoutes {
         let queues = try await queueStatus()
         let sizes = services.store.fileSizes()
         let disk = DiskStatus.of(services.config.storage.dataDirectory)
-        let today = try await services.store.messageCount(since: startOfToday(now))
+        // Since midnight in the configured time zone (`jobs.time_zone`), the day `chatctl stats` counts too.
+        let today = try await services.store.messageCount(since: services.usage.calendar.day(of: now).startsAt)
         let firing = alerts.firing
         let process = ProcessFigures.now()
         return StatusReport(
@@ -125,14 +126,6 @@ struct AdminRoutes {
                 depth: $0.depth, completed: $0.counters.completed, failedAttempts: $0.counters.failedAttempts,
                 buried: $0.counters.buried)
         }
-    }
-
-    /// Midnight in the configured time zone (`jobs.time_zone`), the start of "today".
-    private func startOfToday(_ now: Millis) -> Millis {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: services.config.jobs.timeZone) ?? .gmt
-        let start = calendar.startOfDay(for: Date(timeIntervalSince1970: Double(now) / 1000))
-        return Millis(start.timeIntervalSince1970 * 1000)
     }
 }
 

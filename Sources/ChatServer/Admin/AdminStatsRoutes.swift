@@ -33,8 +33,7 @@ struct AdminStatsRoutes {
         let disk = DiskStatus.of(services.config.storage.dataDirectory)
         let settings = services.settings.current
         let inputs = HeadroomInputs(
-            now: now, connections: gateway.openConnections, openFiles: process.openFiles,
-            maxOpenFiles: process.maxFiles, residentBytes: process.residentBytes,
+            now: now, connections: gateway.openConnections, maxOpenFiles: process.maxFiles, residentBytes: process.residentBytes,
             baselineResidentBytes: baselineResidentBytes, memoryBytes: process.machineMemoryBytes,
             memoryLimitPercent: settings.alerts.memoryPercent, diskUsedBytes: disk.totalBytes - disk.freeBytes,
             diskTotalBytes: disk.totalBytes, diskWarningPercent: settings.operations.diskWarningPercent,

@@ -6,7 +6,6 @@ import Foundation
 struct HeadroomInputs: Sendable, Equatable {
     var now: Millis
     var connections: Int
-    var openFiles: Int
     var maxOpenFiles: Int
     var residentBytes: Int64
     /// Resident memory before the first connection (at start-up).

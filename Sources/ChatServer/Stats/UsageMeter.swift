@@ -6,8 +6,8 @@ import Synchronization
 struct UsageCalendar: Sendable {
     let timeZone: TimeZone
 
-    /// The day holding `time`, and the moment it ends.
-    func day(of time: Millis) -> (name: String, endsAt: Millis) {
+    /// The day holding `time`: its name, and the moments it starts (midnight) and ends.
+    func day(of time: Millis) -> (name: String, startsAt: Millis, endsAt: Millis) {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         let date = Date(timeIntervalSince1970: Double(time) / 1000)
@@ -15,7 +15,7 @@ struct UsageCalendar: Sendable {
         let end = calendar.date(byAdding: .day, value: 1, to: start) ?? start.addingTimeInterval(86_400)
         let parts = calendar.dateComponents([.year, .month, .day], from: date)
         let name = String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
-        return (name, Millis(end.timeIntervalSince1970 * 1000))
+        return (name, Millis(start.timeIntervalSince1970 * 1000), Millis(end.timeIntervalSince1970 * 1000))
     }
 
     /// The names of the `count` days ending with the one holding `time`, oldest first.
@@ -48,8 +48,8 @@ final class UsageMeter: Sendable {
 
     init(timeZone: TimeZone, now: Millis = Clock.nowMillis()) {
         calendar = UsageCalendar(timeZone: timeZone)
-        let (today, endsAt) = calendar.day(of: now)
-        state = Mutex(State(today: today, todayEndsAt: endsAt))
+        let today = calendar.day(of: now)
+        state = Mutex(State(today: today.name, todayEndsAt: today.endsAt))
     }
 
     /// A user signed in, called the API or connected.
@@ -96,7 +96,8 @@ final class UsageMeter: Sendable {
     private func update<T>(_ now: Millis, _ body: (inout State) -> T) -> T {
         state.withLock { state in
             if now >= state.todayEndsAt {
-                (state.today, state.todayEndsAt) = calendar.day(of: now)
+                let today = calendar.day(of: now)
+                (state.today, state.todayEndsAt) = (today.name, today.endsAt)
                 state.seenToday = []
             }
             return body(&state)

@@ -51,7 +51,7 @@ import Testing
 
     static func inputs(_ adjust: (inout HeadroomInputs) -> Void = { _ in }) -> HeadroomInputs {
         var inputs = HeadroomInputs(
-            now: morning, connections: 10, openFiles: 80, maxOpenFiles: 20_000, residentBytes: 60 << 20,
+            now: morning, connections: 10, maxOpenFiles: 20_000, residentBytes: 60 << 20,
             baselineResidentBytes: 40 << 20, memoryBytes: 2 << 30, memoryLimitPercent: 85, diskUsedBytes: 50 << 30,
             diskTotalBytes: 100 << 30, diskWarningPercent: 80, firstDisk: nil, lastDisk: nil)
         adjust(&inputs)
