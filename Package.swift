@@ -42,6 +42,7 @@ let package = Package(
                 "ChatCore",
                 "ChatFiles",
                 "CZlib",
+                "CZstd",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
@@ -58,7 +59,9 @@ let package = Package(
         // libvips (Debian's libvips-dev), and chatd's C shim over its variadic API (ownership rules in its header).
         .systemLibrary(
             name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
-        // zlib (Debian's zlib1g-dev): shipped WAL segments are compressed.
+        // Zstandard (Debian's libzstd-dev): shipped WAL segments are compressed. zlib (zlib1g-dev) reads the
+        // segments an older chatd compressed with it.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CVipsShim", dependencies: ["CVips"]),
         // Uploads with signed URLs, the libvips image pipeline, video posters through ffmpeg, the media lifecycle.

@@ -1,10 +1,10 @@
 # Installs the Debian packages chatd needs to build and test, when they are missing. Sourced by scripts/start,
 # scripts/test and scripts/bench.
 chatd_install_deps() {
-    # libvips-dev builds the image pipeline and zlib1g-dev the WAL archive's compression; libvips-tools, ffmpeg and
-    # libheif-examples make the tests' real images and videos (ffmpeg is also what gives videos their metadata and
+    # libvips-dev builds the image pipeline, libzstd-dev and zlib1g-dev the WAL archive's compression; libvips-tools,
+    # ffmpeg and libheif-examples make the tests' real images and videos (ffmpeg is also what gives videos their metadata and
     # poster at run time).
-    local wanted=(libsqlite3-dev zlib1g-dev pkg-config sqlite3 curl openssl ca-certificates libvips-dev libvips-tools ffmpeg
+    local wanted=(libsqlite3-dev libzstd-dev zlib1g-dev pkg-config sqlite3 curl openssl ca-certificates libvips-dev libvips-tools ffmpeg
         libheif-examples)
     local missing=()
     for package in "${wanted[@]}"; do

@@ -6,12 +6,14 @@ import Foundation
 /// `chatbench backup`: the figures of backups and point-in-time recovery, each beside its reference in the same run.
 ///
 /// 1. **Shipping cost**: `chatbench store`'s sends (64 senders, as fast as acks come back) without and with WAL
-///    shipping, in alternating rounds (A B A B …); the ratio of each pair.
+///    shipping, in alternating rounds (A B A B …); the ratio of each pair. Its floor, in a third round: the sends
+///    without shipping while another thread writes as many bytes as the shipper did, a MiB and a sync at a time.
 /// 2. **Recovery point** under a paced load (`--rate` messages/s): every 100 ms, now minus the commit time of the
 ///    newest transaction in the archive — what a crash of the disk at that moment would lose. Its maximum and p99,
 ///    beside `--ship-seconds` (the bound the shipper promises when writes are few).
 /// 3. **Backup of a big database**: a store of `--messages` messages, the same paced load; ack latency while a
-///    snapshot runs against the same load without one; the snapshot's time and size.
+///    snapshot runs against the same load without one; the snapshot's time and size. Its floor: the same load while
+///    the database file is copied by plain reads and writes (a MiB and a sync at a time).
 struct BackupScenario: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup", abstract: "WAL shipping's cost, the recovery point under load, a snapshot's stall.")
@@ -22,6 +24,9 @@ struct BackupScenario: AsyncParsableCommand {
     @Option(help: "Seconds of the paced load for the recovery point.") var seconds = 60.0
     @Option(help: "The shipper's interval (backup.ship_seconds).") var shipSeconds = 60
     @Option(help: "Messages in the database that is backed up.") var messages = 1_000_000
+    @Option(help: "Seconds of the paced load on the big database before the measured ones (its warm-up after the fill).")
+    var warmup = 20.0
+    @Option(help: "Parts to run, of shipping, rpo, snapshot (comma-separated).") var parts = "shipping,rpo,snapshot"
     @Option(help: "Folder for the benchmark's databases (a temporary folder by default; removed afterwards).")
     var directory: String?
 
@@ -30,8 +35,16 @@ struct BackupScenario: AsyncParsableCommand {
             .appendingPathComponent("chatbench-backup-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: root) }
+        let wanted = Set(parts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        var result: [(String, Any)] = [("scenario", "backup")]
+        if wanted.contains("shipping") { result += try await shippingCost(root) }
+        if wanted.contains("rpo") { result += try await recoveryPoint(root) }
+        if wanted.contains("snapshot") { result += try await snapshotStall(root) }
+        printResult(result)
+    }
 
-        // 1. Shipping cost.
+    /// 1. Shipping cost, and its floor: the same bytes written beside the sends by a thread that is not chatd's.
+    private func shippingCost(_ root: URL) async throws -> [(String, Any)] {
         let sends = try StoreScenario.parse(["--seconds", "\(roundSeconds)"])
         var ratios: [Double] = []
         var floors: [Double] = []
@@ -43,24 +56,35 @@ struct BackupScenario: AsyncParsableCommand {
                 at: root.appendingPathComponent("shipped-\(round)"),
                 shipping: WALShipping(
                     archive: root.appendingPathComponent("archive-\(round)"), interval: .seconds(shipSeconds)))
+            async let neighbour: Void = DiskNeighbour.write(
+                bytes: Int(with.shippedBytes), over: roundSeconds, to: root.appendingPathComponent("neighbour-\(round)"))
+            let beside = try await sends.measureSends(at: root.appendingPathComponent("beside-\(round)"))
+            await neighbour
             plain.append(without.perSecond)
             shipped.append(with.perSecond)
             ratios.append(with.perSecond / without.perSecond)
-            // The sends are CPU-bound on this machine (both cores busy): what the shipper's own CPU takes from them
-            // is the floor of its cost, however its I/O is arranged.
-            let shareOfCPU = with.shippingCPUSeconds / max(1e-9, with.cpuSeconds)
-            floors.append(1 - shareOfCPU)
+            floors.append(beside.perSecond / without.perSecond)
             print(
-                "round \(round + 1): \(Int(without.perSecond)) msgs/s without shipping, \(Int(with.perSecond)) with (p99 \(rounded(without.latencies.percentile(99))) / \(rounded(with.latencies.percentile(99))) ms); ratio \(rounded(ratios.last!)); CPU \(rounded(without.cpuSeconds / roundSeconds, 2)) / \(rounded(with.cpuSeconds / roundSeconds, 2)) cores, of which shipping \(rounded(with.shippingCPUSeconds / roundSeconds, 2)) (CPU floor \(rounded(floors.last!)))"
+                "round \(round + 1): \(Int(without.perSecond)) msgs/s without shipping, \(Int(with.perSecond)) with (p99 \(rounded(without.latencies.percentile(99))) / \(rounded(with.latencies.percentile(99))) ms); ratio \(rounded(ratios.last!)); CPU \(rounded(without.cpuSeconds / roundSeconds, 2)) / \(rounded(with.cpuSeconds / roundSeconds, 2)) cores, of which shipping \(rounded(with.shippingCPUSeconds / roundSeconds, 2)); archive \(with.shippedBytes / 1_048_576) MiB; \(with.checkpoints.checkpoints) checkpoints, the writer held \(with.checkpoints.barriers) times for \(Int(Double(with.checkpoints.barrierNanoseconds) / 1e6)) ms in all (longest \(rounded(Double(with.checkpoints.longestBarrierNanoseconds) / 1e6)) ms). Floor: \(Int(beside.perSecond)) msgs/s without shipping while another thread writes as many bytes (p99 \(rounded(beside.latencies.percentile(99))) ms), ratio \(rounded(floors.last!))"
             )
         }
         let medianRatio = ratios.sorted()[ratios.count / 2]
         let medianFloor = floors.sorted()[floors.count / 2]
         print(
-            "shipping cost: median ratio \(rounded(medianRatio)) of the send rate without shipping (target ≥ 0.9); the shipper's CPU alone leaves \(rounded(medianFloor))"
+            "shipping cost: median ratio \(rounded(medianRatio)) of the send rate without shipping (target ≥ 0.9); writing the archive's bytes alone leaves \(rounded(medianFloor))"
         )
+        return [
+            ("shipping_ratio_median", rounded(medianRatio)),
+            ("shipping_disk_floor_median", rounded(medianFloor)),
+            ("shipping_ratios", ratios.map { rounded($0) }),
+            ("shipping_disk_floors", floors.map { rounded($0) }),
+            ("sends_without", plain.map(Int.init)),
+            ("sends_with", shipped.map(Int.init)),
+        ]
+    }
 
-        // 2. Recovery point under the paced load.
+    /// 2. Recovery point under the paced load.
+    private func recoveryPoint(_ root: URL) async throws -> [(String, Any)] {
         let archive = root.appendingPathComponent("archive-rpo")
         let store = try Store(
             directory: root.appendingPathComponent("rpo"), durability: .full,
@@ -84,13 +108,30 @@ struct BackupScenario: AsyncParsableCommand {
             "recovery point under \(Int(paced.perSecond)) msgs/s (target \(rate)) for \(Int(seconds)) s with ship_seconds \(shipSeconds): max \(rounded(recovery.percentile(100) / 1000, 2)) s, p99 \(rounded(recovery.percentile(99) / 1000, 2)) s, median \(rounded(recovery.percentile(50) / 1000, 2)) s; archive \((archived?.bytes ?? 0) / 1_048_576) MiB in \(archived?.segments ?? 0) segments"
         )
 
-        // 3. A snapshot of a big database under the paced load.
+        return [
+            ("rpo_rate", Int(paced.perSecond)),
+            ("ship_seconds", shipSeconds),
+            ("rpo_max_s", rounded(recovery.percentile(100) / 1000, 2)),
+            ("rpo_p99_s", rounded(recovery.percentile(99) / 1000, 2)),
+        ]
+    }
+
+    /// 3. A snapshot of a big database under the paced load; its floor, a plain copy of the file under the same load.
+    private func snapshotStall(_ root: URL) async throws -> [(String, Any)] {
         let big = root.appendingPathComponent("big")
         let filled = try await StoreScenario.fill(big, messages: messages)
         let bigStore = try Store(directory: big, durability: .full)
         let bigConversations = try await Self.conversations(bigStore, count: 16)
         let backupRate = min(rate, 500)
+        let slowCommits = PacedLoad.Sampler()
+        bigStore.observeCommits { duration, _ in
+            let nanoseconds = UInt64(duration.components.attoseconds / 1_000_000_000) + UInt64(duration.components.seconds) * 1_000_000_000
+            if nanoseconds > 20_000_000 { slowCommits.add(nanoseconds, sentAt: now() - nanoseconds) }
+        }
+        _ = try await PacedLoad(rate: backupRate, seconds: warmup).run(bigStore, bigConversations)
+        let quietStart = now()
         let quiet = try await PacedLoad(rate: backupRate, seconds: 10).run(bigStore, bigConversations)
+        let quietEnd = now()
         let folder = SnapshotFolder(directory: root.appendingPathComponent("snapshots"))
         let snapshotting = Task { () throws -> (SnapshotManifest, UInt64, UInt64) in
             try await Task.sleep(for: .seconds(2))
@@ -102,22 +143,62 @@ struct BackupScenario: AsyncParsableCommand {
         let (manifest, began, ended) = try await snapshotting.value
         // The sends made while the snapshot ran.
         let during = load.sent(from: began, to: ended)
+        let checkpoints = bigStore.checkpointFigures.recent.filter { $0.at >= began && $0.at <= ended + 1_000_000_000 }
+            .map { "+\(Int((Double($0.at) - Double(began)) / 1e6)) ms: \($0.frames) frames in \(rounded(Double($0.nanoseconds) / 1e6)) ms" }
+        let slowest = load.samples.filter { $0.sentAt >= began && $0.sentAt <= ended }.sorted { $0.latency > $1.latency }
+            .prefix(5).map { "\(rounded(Double($0.latency) / 1e6)) ms at +\(Int((Double($0.sentAt) - Double(began)) / 1e6)) ms" }
+        // The floor: the same load while the file is copied without SQLite (read, write, sync a MiB at a time).
+        let copying = Task { () -> (UInt64, UInt64) in
+            try await Task.sleep(for: .seconds(2))
+            let began = now()
+            await DiskNeighbour.copy(
+                big.appendingPathComponent(StoreDatabase.fileName), to: root.appendingPathComponent("plain-copy"))
+            return (began, now())
+        }
+        let copyLoad = try await PacedLoad(rate: backupRate, seconds: 10).run(bigStore, bigConversations)
+        let (copyBegan, copyEnded) = try await copying.value
+        let duringCopy = copyLoad.sent(from: copyBegan, to: copyEnded)
+        // A second floor: the same load while a thread of the same priority keeps one core busy as long as the
+        // snapshot took.
+        let snapshotTook = Double(ended - began) / 1e9
+        let burning = Task { () -> (UInt64, UInt64) in
+            try await Task.sleep(for: .seconds(2))
+            let began = now()
+            await DiskNeighbour.burn(seconds: snapshotTook)
+            return (began, now())
+        }
+        let burnLoad = try await PacedLoad(rate: backupRate, seconds: 10).run(bigStore, bigConversations)
+        let (burnBegan, burnEnded) = try await burning.value
+        let duringBurn = burnLoad.sent(from: burnBegan, to: burnEnded)
         try bigStore.close()
         let snapshotSeconds = Double(manifest.completedAt - manifest.createdAt) / 1000
         print(
-            "backup of \(messages) messages (\(filled.bytes / 1_048_576) MiB): \(rounded(snapshotSeconds, 2)) s; ack p99 \(rounded(during.latencies.percentile(99))) ms over the \(during.latencies.count) sends made during it against \(rounded(quiet.latencies.percentile(99))) ms without (ratio \(rounded(during.latencies.percentile(99) / max(0.001, quiet.latencies.percentile(99))))), at \(backupRate) msgs/s; max \(rounded(during.latencies.percentile(100))) ms"
+            "backup of \(messages) messages (\(filled.bytes / 1_048_576) MiB): \(rounded(snapshotSeconds, 2)) s; ack p99 \(rounded(during.latencies.percentile(99))) ms over the \(during.latencies.count) sends made during it against \(rounded(quiet.latencies.percentile(99))) ms without (ratio \(rounded(during.latencies.percentile(99) / max(0.001, quiet.latencies.percentile(99))))), at \(backupRate) msgs/s; max \(rounded(during.latencies.percentile(100))) ms; slowest: \(slowest.joined(separator: ", "))"
         )
-        printResult([
-            "scenario": "backup", "shipping_ratio_median": rounded(medianRatio),
-            "shipping_cpu_floor_median": rounded(medianFloor),
-            "shipping_ratios": ratios.map { rounded($0) }, "sends_without": plain.map(Int.init),
-            "sends_with": shipped.map(Int.init), "rpo_rate": Int(paced.perSecond), "ship_seconds": shipSeconds,
-            "rpo_max_s": rounded(recovery.percentile(100) / 1000, 2), "rpo_p99_s": rounded(recovery.percentile(99) / 1000, 2),
-            "backup_messages": messages, "backup_bytes": filled.bytes, "backup_s": rounded(snapshotSeconds, 2),
-            "ack_p99_quiet_ms": rounded(quiet.latencies.percentile(99)),
-            "ack_p99_during_backup_ms": rounded(during.latencies.percentile(99)),
-            "sends_during_backup": during.latencies.count,
-        ])
+        let slow = slowCommits.all.filter { $0.sentAt >= began && $0.sentAt <= ended + 1_000_000_000 }
+            .map { "+\(Int((Double($0.sentAt) - Double(began)) / 1e6)) ms: \(rounded(Double($0.latency) / 1e6)) ms" }
+        print("commits over 20 ms from the snapshot's start to 1 s after its end: \(slow.joined(separator: "; "))")
+        for (name, from, to) in [("quiet", quietStart, quietEnd), ("snapshot", began, ended), ("plain copy", copyBegan, copyEnded), ("one core busy", burnBegan, burnEnded)] {
+            let inWindow = slowCommits.all.filter { $0.sentAt >= from && $0.sentAt <= to }
+            print("commits over 20 ms during \(name) (\(rounded(Double(to - from) / 1e9, 2)) s): \(inWindow.count), longest \(rounded(Double(inWindow.map(\.latency).max() ?? 0) / 1e6)) ms")
+        }
+        print("checkpoints from the snapshot's start to 1 s after its end: \(checkpoints.joined(separator: "; "))")
+        print(
+            "floor: one core kept busy for \(rounded(snapshotTook, 2)) s by a thread at the snapshot's priority: ack p99 \(rounded(duringBurn.latencies.percentile(99))) ms over the \(duringBurn.latencies.count) sends made meanwhile (ratio \(rounded(duringBurn.latencies.percentile(99) / max(0.001, quiet.latencies.percentile(99)))))"
+        )
+        print(
+            "floor: a plain copy of the file (a MiB and a sync at a time) took \(rounded(Double(copyEnded - copyBegan) / 1e9, 2)) s; ack p99 \(rounded(duringCopy.latencies.percentile(99))) ms over the \(duringCopy.latencies.count) sends made during it (ratio \(rounded(duringCopy.latencies.percentile(99) / max(0.001, quiet.latencies.percentile(99)))))"
+        )
+        return [
+            ("backup_messages", messages),
+            ("backup_bytes", filled.bytes),
+            ("backup_s", rounded(snapshotSeconds, 2)),
+            ("ack_p99_quiet_ms", rounded(quiet.latencies.percentile(99))),
+            ("ack_p99_during_backup_ms", rounded(during.latencies.percentile(99))),
+            ("ack_p99_during_plain_copy_ms", rounded(duringCopy.latencies.percentile(99))),
+            ("ack_p99_one_core_busy_ms", rounded(duringBurn.latencies.percentile(99))),
+            ("sends_during_backup", during.latencies.count),
+        ]
     }
 
     static func conversations(_ store: Store, count: Int) async throws -> [(UserID, ConversationID)] {

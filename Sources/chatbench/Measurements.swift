@@ -27,6 +27,11 @@ func rounded(_ value: Double, _ places: Int = 3) -> Double {
 
 /// The last line of every scenario: one JSON object, keys in a stable order.
 func printResult(_ fields: KeyValuePairs<String, Any>) {
+    printResult(fields.map { ($0.key, $0.value) })
+}
+
+/// The same, for a scenario that gathers its fields part by part.
+func printResult(_ fields: [(String, Any)]) {
     let body = fields.map { key, value -> String in
         let rendered: String
         switch value {

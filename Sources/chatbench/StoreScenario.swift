@@ -124,6 +124,10 @@ struct StoreScenario: AsyncParsableCommand {
         /// CPU time of this whole process during the sends, and of the WAL shipper's part of it.
         var cpuSeconds: Double = 0
         var shippingCPUSeconds: Double = 0
+        /// Bytes the shipper wrote to the archive during the sends.
+        var shippedBytes: Int64 = 0
+        /// With shipping: checkpoints, and the writer's time held in their barriers.
+        var checkpoints = CheckpointFigures()
     }
 
     /// Each sender has its own direct conversation with a shared peer and sends as fast as its acks come back.
@@ -139,6 +143,7 @@ struct StoreScenario: AsyncParsableCommand {
         let before = store.writeStatistics
         let cpuBefore = processCPUMicroseconds(getpid())
         let shippingBefore = store.walShipper?.cpuNanoseconds ?? 0
+        let shippedBefore = store.walShipper?.figures.shippedBytes ?? 0
         let start = now()
         let deadline = start + UInt64(seconds * 1e9)
         let latencies = try await withThrowingTaskGroup(of: Latencies.self) { group in
@@ -163,11 +168,13 @@ struct StoreScenario: AsyncParsableCommand {
         let after = store.writeStatistics
         let cpu = Double(processCPUMicroseconds(getpid()) - cpuBefore) / 1e6
         let shippingCPU = Double((store.walShipper?.cpuNanoseconds ?? 0) - shippingBefore) / 1e9
+        let shippedBytes = (store.walShipper?.figures.shippedBytes ?? 0) - shippedBefore
+        let checkpoints = store.checkpointFigures
         try store.close()
         let batch = Double(after.writes - before.writes) / Double(max(1, after.transactions - before.transactions))
         return SendFigures(
             perSecond: Double(latencies.count) / elapsed, latencies: latencies, batch: batch, cpuSeconds: cpu,
-            shippingCPUSeconds: shippingCPU)
+            shippingCPUSeconds: shippingCPU, shippedBytes: shippedBytes, checkpoints: checkpoints)
     }
 
     /// Fills one conversation with `historyMessages` messages (bulk SQL in the store's schema, with events and the

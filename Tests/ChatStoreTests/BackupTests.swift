@@ -1,3 +1,4 @@
+import CZlib
 import ChatCore
 import Foundation
 import GRDB
@@ -152,8 +153,8 @@ import Testing
         #expect(Int64(inSnapshot.count) == snapshot.counts.messages)
     }
 
-    /// Segments are written compressed (pages shrink several times) and read back frame for frame; a version 1
-    /// segment (uncompressed, from an older chatd) still reads.
+    /// Segments are written compressed (pages shrink several times) and read back frame for frame; segments of an
+    /// older chatd still read: version 2 (zlib) and version 1 (uncompressed).
     @Test func segmentsAreCompressedAndTheUncompressedFormatStillReads() throws {
         let salt = WALSalt(first: 7, second: 9)
         let page = Array(repeating: UInt8(0), count: 3000) + Array("hello, world ".utf8.prefix(13)) + Array(repeating: UInt8(0), count: 1083)
@@ -183,6 +184,19 @@ import Testing
             version1.append(contentsOf: bytes + frame.data)
         }
         try version1.write(to: file)
+        #expect(try WALSegment.read(file).frames.map(\.data) == frames.map(\.data))
+
+        let packed = Array(version1.suffix(4 * (8 + 4096)))
+        var deflated = [UInt8](repeating: 0, count: Int(compressBound(uLong(packed.count))))
+        var length = uLongf(deflated.count)
+        #expect(compress2(&deflated, &length, packed, uLong(packed.count), 1) == Z_OK)
+        var zlibHeader = segment.header
+        zlibHeader.compressedBytes = Int(length)
+        var version2 = Data(WALSegment.zlibMagic.utf8)
+        version2.append(try JSONEncoder().encode(zlibHeader))
+        version2.append(0x0A)
+        version2.append(contentsOf: deflated.prefix(Int(length)))
+        try version2.write(to: file)
         #expect(try WALSegment.read(file).frames.map(\.data) == frames.map(\.data))
         // A segment cut short is refused, not half read.
         try encoded.prefix(encoded.count - 10).write(to: file)

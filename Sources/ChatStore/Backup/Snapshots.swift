@@ -125,7 +125,11 @@ extension Store {
     {
         let database = self.database
         return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global(qos: .utility).async {
+            // Its own thread, at a lower priority: the copy keeps a core busy for seconds, and the writer's thread
+            // and the sends' must not wait for it.
+            Thread.detachNewThread {
+                // On Linux a nice value is per thread: 0 names the calling one.
+                setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
                 continuation.resume(
                     with: Result {
                         try Self.snapshot(database: database, into: snapshots, mediaRoot: mediaRoot, now: now)
@@ -206,4 +210,7 @@ extension Store {
 
     /// The WAL shipper, when point-in-time recovery is on.
     public var walShipper: WALShipper? { database.shipper }
+
+    /// The checkpoints that copied something lately, and with WAL shipping the writer's time in their barriers.
+    public var checkpointFigures: CheckpointFigures { database.checkpointer.figures }
 }

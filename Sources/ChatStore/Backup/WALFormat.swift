@@ -62,18 +62,70 @@ final class WALReader {
             data: Array(bytes[WALFrame.headerSize...]))
     }
 
+    /// Frames `first...last` with one positioned read, or nil when the file does not hold them all whole in the
+    /// generation `salt` (the log was reset over them).
+    func run(_ first: Int, through last: Int, pageSize: Int, salt: WALSalt) -> WALRun? {
+        let stride = WALFrame.headerSize + pageSize
+        let offset = WALHeader.size + (first - 1) * stride
+        guard last >= first, let bytes = read(at: offset, count: (last - first + 1) * stride) else { return nil }
+        let run = WALRun(first: first, pageSize: pageSize, bytes: bytes)
+        guard (0..<run.count).allSatisfy({ run.salt(at: $0) == salt }) else { return nil }
+        return run
+    }
+
     private func read(at offset: Int, count: Int) -> [UInt8]? {
-        var bytes = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let got = bytes.withUnsafeMutableBytes { buffer in
-                pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done))
+        var complete = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var done = 0
+            while done < count {
+                let got = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done))
+                if got < 0, errno == EINTR { continue }
+                guard got > 0 else { break }
+                done += got
             }
-            if got < 0, errno == EINTR { continue }
-            guard got > 0 else { return nil }
-            done += got
+            // Only what was read counts as initialized; a short read answers nil.
+            initialized = done
+            complete = done == count
         }
-        return bytes
+        return complete ? bytes : nil
+    }
+}
+
+/// Consecutive frames as the log holds them (24-byte frame header, page), read in one piece: the shipper packs them
+/// for a segment without a copy per frame.
+struct WALRun {
+    let first: Int
+    let pageSize: Int
+    let bytes: [UInt8]
+
+    var stride: Int { WALFrame.headerSize + pageSize }
+    var count: Int { bytes.count / stride }
+    var last: Int { first + count - 1 }
+
+    func salt(at offset: Int) -> WALSalt {
+        let base = offset * stride
+        return WALSalt(first: bytes.bigEndianUInt32(at: base + 8), second: bytes.bigEndianUInt32(at: base + 12))
+    }
+
+    /// The indexes (in the log) of the frames that end a transaction.
+    var commitFrames: [Int] {
+        (0..<count).filter { bytes.bigEndianUInt32(at: $0 * stride + 4) != 0 }.map { first + $0 }
+    }
+
+    /// The frames as a segment holds them: page number and commit size (the frame header's first 8 bytes), page.
+    func packed() -> [UInt8] {
+        let packedStride = 8 + pageSize
+        return [UInt8](unsafeUninitializedCapacity: count * packedStride) { out, initialized in
+            bytes.withUnsafeBytes { source in
+                for index in 0..<count {
+                    let from = source.baseAddress! + index * stride
+                    let to = UnsafeMutableRawPointer(out.baseAddress!) + index * packedStride
+                    to.copyMemory(from: from, byteCount: 8)
+                    (to + 8).copyMemory(from: from + WALFrame.headerSize, byteCount: pageSize)
+                }
+            }
+            initialized = count * packedStride
+        }
     }
 }
 

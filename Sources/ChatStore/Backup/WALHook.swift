@@ -2,6 +2,7 @@ import ChatCore
 import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -14,6 +15,9 @@ final class WALHook: @unchecked Sendable {
     let shipper: WALShipper
     /// The log file, opened on the first commit; touched only on the writer's thread.
     private var descriptor: Int32 = -1
+    /// Work to run once, right after the next commit: on the writer's thread, before any other write can begin, so
+    /// it sees the database exactly as that commit left it (the `Checkpointer` opens its pin there).
+    private let afterNextCommit = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(shipper: WALShipper) {
         self.shipper = shipper
@@ -34,6 +38,20 @@ final class WALHook: @unchecked Sendable {
         guard got == 24 else { return }
         let salt = WALSalt(first: header.bigEndianUInt32(at: 16), second: header.bigEndianUInt32(at: 20))
         shipper.committed(salt: salt, frameCount: Int(frameCount), at: Clock.nowMillis())
+        if let work = afterNextCommit.withLock({ work in defer { work = nil }; return work }) { work() }
+    }
+
+    /// Runs `work` right after the next commit (see `afterNextCommit`), replacing any work not yet run.
+    func runAfterNextCommit(_ work: @escaping @Sendable () -> Void) {
+        afterNextCommit.withLock { $0 = work }
+    }
+
+    /// Takes back work that has not run yet; false when a commit has already started running it.
+    func cancelAfterNextCommit() -> Bool {
+        afterNextCommit.withLock { work in
+            defer { work = nil }
+            return work != nil
+        }
     }
 }
 

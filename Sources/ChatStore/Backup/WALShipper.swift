@@ -143,24 +143,17 @@ public final class WALShipper: Sendable {
             state.withLock { $0.records.removeAll { $0.salt != header.salt || $0.frameCount <= end } }
             return 0
         }
-        var frames: [WALFrame] = []
-        frames.reserveCapacity(end - from + 1)
-        var commits: [WALSegment.Commit] = []
-        let times = Dictionary(records.map { ($0.frameCount, $0.at) }, uniquingKeysWith: { first, _ in first })
-        for index in from...end {
-            guard let frame = reader.frame(index, pageSize: header.pageSize), frame.salt == header.salt else {
-                throw StoreError("the WAL no longer holds frame \(index) of generation \(generation); shipping stopped")
-            }
-            if frame.isCommit { commits.append(WALSegment.Commit(frame: index, at: times[index] ?? now)) }
-            frames.append(frame)
+        guard let run = reader.run(from, through: end, pageSize: header.pageSize, salt: header.salt) else {
+            throw StoreError("the WAL no longer holds frames \(from)...\(end) of generation \(generation); shipping stopped")
         }
-        let segment = WALSegment(
-            header: WALSegment.Header(
-                generation: generation, salt: header.salt, firstFrame: from, lastFrame: end, pageSize: header.pageSize,
-                commits: commits),
-            frames: frames)
-        let data = try segment.encoded()
-        try DurableFile.write(data, to: archive.appendingPathComponent(segment.fileName), mode: 0o600)
+        let times = Dictionary(records.map { ($0.frameCount, $0.at) }, uniquingKeysWith: { first, _ in first })
+        let commits = run.commitFrames.map { WALSegment.Commit(frame: $0, at: times[$0] ?? now) }
+        let segmentHeader = WALSegment.Header(
+            generation: generation, salt: header.salt, firstFrame: from, lastFrame: end, pageSize: header.pageSize,
+            commits: commits)
+        let data = try WALSegment.encode(segmentHeader, packedFrames: run.packed())
+        let name = WALSegment.fileName(generation: generation, firstFrame: from)
+        try DurableFile.write(data, to: archive.appendingPathComponent(name), mode: 0o600)
         state.withLock { state in
             state.shipped = end
             state.records.removeAll { $0.salt != header.salt || $0.frameCount <= end }
@@ -168,7 +161,7 @@ public final class WALShipper: Sendable {
             state.shippedBytes += Int64(data.count)
             state.lastCommitShipped = max(state.lastCommitShipped, commits.last?.at ?? 0)
         }
-        return frames.count
+        return run.count
     }
 
     /// The archive's segments, in log order.

@@ -3,6 +3,23 @@ import Dispatch
 import GRDB
 import Synchronization
 
+/// With shipping: checkpoints done, and the time the writer spent held in their barriers (`chatbench backup`).
+public struct CheckpointFigures: Sendable {
+    public var checkpoints = 0
+    public var barriers = 0
+    public var barrierNanoseconds: UInt64 = 0
+    public var longestBarrierNanoseconds: UInt64 = 0
+    /// The latest checkpoints that copied anything (at most `keptCheckpoints`): when each began (uptime
+    /// nanoseconds), how long it took, how many frames it copied.
+    public var recent: [(at: UInt64, nanoseconds: UInt64, frames: Int)] = []
+    static let keptCheckpoints = 256
+    /// The log's frames and those copied, as the last checkpoint found them.
+    var logFrames = 0
+    var logCopied = 0
+
+    public init() {}
+}
+
 /// Copies committed pages from the WAL back into the database file, on its own connection and thread, so the
 /// writer never pays for it inside a `COMMIT`.
 ///
@@ -14,20 +31,25 @@ import Synchronization
 ///
 /// With WAL shipping, a checkpoint must never copy a frame that is not shipped yet: once every frame is copied, the
 /// next write resets the log over them. The tick ships every `every`; once the log has grown by `framesPerCheckpoint`
-/// it ships, then, between two group commits (a writer barrier, as long as shipping the last few commits takes),
-/// ships the rest and opens a read transaction on `pin`. SQLite's checkpoint never copies past the snapshot of an
-/// open reader, so the passive checkpoint that follows — while the sends go on — stops at the shipped end. A last
-/// short barrier ships and copies what was written meanwhile, so the log can start over.
+/// it opens a read transaction on `pin` right after a commit (in the WAL hook, on the writer's thread, so nothing
+/// waits), ships through that commit, and checkpoints while the sends go on: SQLite never copies past the snapshot of
+/// an open reader, so the checkpoint stops at the shipped end. A checkpoint beside the writer never catches up with
+/// it, and the log only starts over once every frame is copied; so it repeats on what was written meanwhile (less
+/// each time) until little is left, and copies that last bit between two group commits (a writer barrier).
 final class Checkpointer: Sendable {
     enum Mode: Sendable {
         case periodic
-        case shipping(shipper: WALShipper, every: Duration, writer: GroupCommitWriter)
+        case shipping(shipper: WALShipper, every: Duration, writer: GroupCommitWriter, hook: WALHook)
     }
 
     /// WAL pages at which the writer checkpoints by itself, should this checkpointer fall behind.
     static let writerBackstopPages = 10_000
     /// With shipping: log growth (pages) after which the next tick checkpoints (about 16 MB of 4 KiB pages).
     static let framesPerCheckpoint = 4_000
+    /// With shipping: checkpoints beside the writer before the last one between two commits, and the frames written
+    /// meanwhile that are few enough for that last one.
+    static let roundsBesideWriter = 6
+    static let tailFrames = 256
 
     private let connection: DatabaseQueue
     /// With shipping: the connection whose read transaction bounds a checkpoint (see above).
@@ -40,6 +62,8 @@ final class Checkpointer: Sendable {
     /// With shipping: the position of the last checkpoint, the time of the last shipment.
     private let shippingState = Mutex<(checkpointedAt: WALShipper.Position?, shippedAt: ContinuousClock.Instant)>(
         (nil, .now))
+    private let figuresState = Mutex(CheckpointFigures())
+    var figures: CheckpointFigures { figuresState.withLock { $0 } }
 
     init(
         path: String, configuration: Configuration, mode: Mode, interval: DispatchTimeInterval = .milliseconds(200)
@@ -69,8 +93,8 @@ final class Checkpointer: Sendable {
         switch mode {
         case .periodic:
             // A busy or failed passive checkpoint is retried at the next tick; nothing is lost by skipping one.
-            _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
-        case .shipping(let shipper, let every, _):
+            try? passiveCheckpoint()
+        case .shipping(let shipper, let every, _, _):
             let committed = shipper.committedPosition
             let (checkpointedAt, shippedAt) = shippingState.withLock { $0 }
             let grown =
@@ -86,48 +110,99 @@ final class Checkpointer: Sendable {
         }
     }
 
-    /// Ships everything, then checkpoints up to the shipped end while the writer goes on, then lets the log start
-    /// over; on the tick's thread.
+    /// Checkpoints up to a shipped commit while the writer goes on, until few frames are left, then copies those
+    /// between two group commits so the log starts over; on the tick's thread.
     private func checkpointAndShipBlocking() throws {
-        guard case .shipping(let shipper, _, let writer) = mode, let pin else { return }
-        // The bulk while sends go on; then, between two group commits, the last few commits and the snapshot.
-        try shipper.ship()
-        try Self.betweenCommits(writer) {
-            try shipper.ship()
-            try pin.inDatabase { db in
-                // A rollback that failed last time must not leave the old snapshot in place.
-                if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
-                try db.execute(sql: "BEGIN DEFERRED TRANSACTION")
-                // A read takes the snapshot: the log's end, which is now the shipped end.
-                _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master")
+        guard case .shipping(let shipper, _, let writer, let hook) = mode, let pin else { return }
+        for _ in 0..<Self.roundsBesideWriter {
+            let pinned = try pinAtNextCommit(hook: hook, writer: writer, shipper: shipper)
+            do {
+                // Ships through the pinned commit (and whatever followed it), then copies up to the pin.
+                try shipper.ship()
+                try passiveCheckpoint()
+                try pin.inDatabase { db in try db.execute(sql: "ROLLBACK") }
+            } catch {
+                try? pin.inDatabase { db in try db.execute(sql: "ROLLBACK") }
+                throw error
             }
+            let now = shipper.committedPosition
+            if now.generation != pinned.generation || now.frame - pinned.frame <= Self.tailFrames { break }
         }
-        do {
-            try connection.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
-            try pin.inDatabase { db in try db.execute(sql: "ROLLBACK") }
-        } catch {
-            try? pin.inDatabase { db in try db.execute(sql: "ROLLBACK") }
-            throw error
-        }
-        // A checkpoint beside the writer never catches up with it, and SQLite only starts the log over once every
-        // frame is copied: between two group commits, ship and copy the few frames written meanwhile, so the next
-        // write resets the log instead of growing it for as long as the load lasts.
-        try Self.betweenCommits(writer) {
+        try betweenCommits(writer) {
             try shipper.ship()
-            try self.connection.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+            try self.passiveCheckpoint()
         }
         shippingState.withLock { $0 = (shipper.shippedPosition, .now) }
+        figuresState.withLock { $0.checkpoints += 1 }
+    }
+
+    /// A passive checkpoint on this checkpointer's connection, recorded in `figures` when it copied anything.
+    private func passiveCheckpoint() throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (frames, copied) = try connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+        let end = DispatchTime.now().uptimeNanoseconds
+        figuresState.withLock { figures in
+            // SQLite answers the frames copied so far in this log; a smaller log is a new one.
+            let before = frames >= figures.logFrames ? figures.logCopied : 0
+            figures.logFrames = frames
+            figures.logCopied = copied
+            guard copied > before else { return }
+            figures.recent.append((start, end - start, copied - before))
+            if figures.recent.count > CheckpointFigures.keptCheckpoints { figures.recent.removeFirst() }
+        }
+    }
+
+    /// Opens the pin's read transaction right after the next commit, so its snapshot is exactly what has committed,
+    /// and returns that position. When no commit comes soon (few writes), between two group commits instead.
+    private func pinAtNextCommit(hook: WALHook, writer: GroupCommitWriter, shipper: WALShipper) throws
+        -> WALShipper.Position
+    {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<WALShipper.Position, any Error>?>(nil)
+        let open: @Sendable () -> Void = { [pin] in
+            outcome.withLock { outcome in
+                outcome = Result {
+                    try pin?.inDatabase { db in
+                        // A rollback that failed last time must not leave the old snapshot in place.
+                        if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
+                        try db.execute(sql: "BEGIN DEFERRED TRANSACTION")
+                        // A read takes the snapshot: the log's end.
+                        _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master")
+                    }
+                    return shipper.committedPosition
+                }
+            }
+            done.signal()
+        }
+        hook.runAfterNextCommit(open)
+        if done.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
+            if hook.cancelAfterNextCommit() {
+                try betweenCommits(writer) { open() }
+            } else {
+                done.wait()
+            }
+        }
+        return try outcome.withLock { $0! }.get()
     }
 
     /// Runs `work` in a writer barrier and waits for it (on this checkpointer's thread).
-    private static func betweenCommits(_ writer: GroupCommitWriter, _ work: @escaping @Sendable () throws -> Void) throws {
+    private func betweenCommits(_ writer: GroupCommitWriter, _ work: @escaping @Sendable () throws -> Void) throws {
         let done = DispatchSemaphore(value: 0)
         let outcome = Mutex<Result<Void, any Error>?>(nil)
+        let held = Atomic<UInt64>(0)
         writer.enqueueBarrier {
+            let start = DispatchTime.now().uptimeNanoseconds
             outcome.withLock { $0 = Result { try work() } }
+            held.store(DispatchTime.now().uptimeNanoseconds - start, ordering: .relaxed)
             done.signal()
         }
         done.wait()
+        let nanoseconds = held.load(ordering: .relaxed)
+        figuresState.withLock {
+            $0.barriers += 1
+            $0.barrierNanoseconds += nanoseconds
+            $0.longestBarrierNanoseconds = max($0.longestBarrierNanoseconds, nanoseconds)
+        }
         try outcome.withLock { $0! }.get()
     }
 

@@ -70,7 +70,7 @@ public final class StoreDatabase: Sendable {
             self.hook = hook
             checkpointer = try Checkpointer(
                 path: path, configuration: config,
-                mode: .shipping(shipper: shipper, every: shipping.interval, writer: writer))
+                mode: .shipping(shipper: shipper, every: shipping.interval, writer: writer, hook: hook))
         } else {
             shipper = nil
             hook = nil

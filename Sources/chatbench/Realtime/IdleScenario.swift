@@ -45,10 +45,15 @@ struct IdleScenario: AsyncParsableCommand {
 
         // `chatctl status` with every connection open: the whole command (the process starting, the request over the
         // admin socket, the daemon gathering its figures), 20 times.
-        let status = try Self.timeStatus(socket: server.dataDirectory.appendingPathComponent("admin.sock").path, times: 20)
-        if let status {
+        // Beside it, its two parts alone: a process of the same binary that does nothing (`chatctl version`), and
+        // the same request made from this process.
+        let adminSocket = server.dataDirectory.appendingPathComponent("admin.sock").path
+        let status = try Self.timeChatctl(["status", "--json", "--socket", adminSocket], times: 20)
+        let start = try Self.timeChatctl(["version"], times: 20)
+        let request = try Self.timeRequest(socket: adminSocket, times: 20)
+        if let status, let start {
             print(
-                "chatctl status with \(connected) connections: median \(rounded(status.percentile(50))) ms, max \(rounded(status.percentile(100))) ms (target 100 ms)"
+                "chatctl status with \(connected) connections: median \(rounded(status.percentile(50))) ms, max \(rounded(status.percentile(100))) ms (target 100 ms); chatctl version (the process alone) median \(rounded(start.percentile(50))) ms, max \(rounded(start.percentile(100))) ms; the request alone median \(rounded(request.percentile(50))) ms, max \(rounded(request.percentile(100))) ms"
             )
         }
 
@@ -74,26 +79,43 @@ struct IdleScenario: AsyncParsableCommand {
             "rss_after_mb": rounded(Double(after) / 1024, 1), "lost": lost, "duplicated": stats.duplicates,
             "status_ms_median": status.map { rounded($0.percentile(50)) } ?? -1,
             "status_ms_max": status.map { rounded($0.percentile(100)) } ?? -1,
+            "chatctl_start_ms_median": start.map { rounded($0.percentile(50)) } ?? -1,
+            "chatctl_start_ms_max": start.map { rounded($0.percentile(100)) } ?? -1,
+            "status_request_ms_median": rounded(request.percentile(50)),
+            "status_request_ms_max": rounded(request.percentile(100)),
         ])
     }
 
-    /// Runs `chatctl status --json` (the build beside this chatbench) `times` times; nil when there is no chatctl.
-    static func timeStatus(socket: String, times: Int) throws -> Latencies? {
+    /// Runs `chatctl` (the build beside this chatbench) with `arguments` `times` times; nil when there is no chatctl.
+    static func timeChatctl(_ arguments: [String], times: Int) throws -> Latencies? {
         let chatctl = ChatdProcess.executable.deletingLastPathComponent().appendingPathComponent("chatctl")
         guard FileManager.default.isExecutableFile(atPath: chatctl.path) else { return nil }
         var latencies = Latencies()
         for _ in 0..<times {
             let process = Process()
             process.executableURL = chatctl
-            process.arguments = ["status", "--json", "--socket", socket]
+            process.arguments = arguments
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             let start = now()
             try process.run()
             process.waitUntilExit()
             guard process.terminationStatus == 0 else {
-                throw BenchError("chatctl status exited \(process.terminationStatus)")
+                throw BenchError("chatctl \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
             }
+            latencies.add(now() - start)
+        }
+        return latencies
+    }
+
+    /// `GET /v1/status` on the admin socket from this process, on a new connection each time, `times` times.
+    static func timeRequest(socket: String, times: Int) throws -> Latencies {
+        var latencies = Latencies()
+        for _ in 0..<times {
+            let start = now()
+            let status = try BlockingHTTP(unixSocket: socket).exchange(
+                "GET /v1/status HTTP/1.1\r\nHost: chatd\r\nConnection: close\r\n\r\n")
+            guard status == 200 else { throw BenchError("the admin socket answered \(status) to /v1/status") }
             latencies.add(now() - start)
         }
         return latencies

@@ -1,0 +1,2 @@
+// Zstandard (Debian's libzstd-dev), for compressing shipped WAL segments.
+#include <zstd.h>
