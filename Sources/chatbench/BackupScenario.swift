@@ -170,6 +170,19 @@ struct BackupScenario: AsyncParsableCommand {
         let burnLoad = try await PacedLoad(rate: backupRate, seconds: 10).run(bigStore, bigConversations)
         let (burnBegan, burnEnded) = try await burning.value
         let duringBurn = burnLoad.sent(from: burnBegan, to: burnEnded)
+        // Both at once: what a snapshot does at the least (a core's worth of copying, the file's bytes to the disk).
+        let both = Task { () -> (UInt64, UInt64) in
+            try await Task.sleep(for: .seconds(2))
+            let began = now()
+            async let burn: Void = DiskNeighbour.burn(seconds: snapshotTook)
+            await DiskNeighbour.copy(
+                big.appendingPathComponent(StoreDatabase.fileName), to: root.appendingPathComponent("plain-copy-2"))
+            await burn
+            return (began, now())
+        }
+        let bothLoad = try await PacedLoad(rate: backupRate, seconds: 10).run(bigStore, bigConversations)
+        let (bothBegan, bothEnded) = try await both.value
+        let duringBoth = bothLoad.sent(from: bothBegan, to: bothEnded)
         try bigStore.close()
         let snapshotSeconds = Double(manifest.completedAt - manifest.createdAt) / 1000
         print(
@@ -178,13 +191,16 @@ struct BackupScenario: AsyncParsableCommand {
         let slow = slowCommits.all.filter { $0.sentAt >= began && $0.sentAt <= ended + 1_000_000_000 }
             .map { "+\(Int((Double($0.sentAt) - Double(began)) / 1e6)) ms: \(rounded(Double($0.latency) / 1e6)) ms" }
         print("commits over 20 ms from the snapshot's start to 1 s after its end: \(slow.joined(separator: "; "))")
-        for (name, from, to) in [("quiet", quietStart, quietEnd), ("snapshot", began, ended), ("plain copy", copyBegan, copyEnded), ("one core busy", burnBegan, burnEnded)] {
+        for (name, from, to) in [("quiet", quietStart, quietEnd), ("snapshot", began, ended), ("plain copy", copyBegan, copyEnded), ("one core busy", burnBegan, burnEnded), ("copy and busy core", bothBegan, bothEnded)] {
             let inWindow = slowCommits.all.filter { $0.sentAt >= from && $0.sentAt <= to }
             print("commits over 20 ms during \(name) (\(rounded(Double(to - from) / 1e9, 2)) s): \(inWindow.count), longest \(rounded(Double(inWindow.map(\.latency).max() ?? 0) / 1e6)) ms")
         }
         print("checkpoints from the snapshot's start to 1 s after its end: \(checkpoints.joined(separator: "; "))")
         print(
             "floor: one core kept busy for \(rounded(snapshotTook, 2)) s by a thread at the snapshot's priority: ack p99 \(rounded(duringBurn.latencies.percentile(99))) ms over the \(duringBurn.latencies.count) sends made meanwhile (ratio \(rounded(duringBurn.latencies.percentile(99) / max(0.001, quiet.latencies.percentile(99)))))"
+        )
+        print(
+            "floor: both at once: ack p99 \(rounded(duringBoth.latencies.percentile(99))) ms over the \(duringBoth.latencies.count) sends made meanwhile (ratio \(rounded(duringBoth.latencies.percentile(99) / max(0.001, quiet.latencies.percentile(99)))))"
         )
         print(
             "floor: a plain copy of the file (a MiB and a sync at a time) took \(rounded(Double(copyEnded - copyBegan) / 1e9, 2)) s; ack p99 \(rounded(duringCopy.latencies.percentile(99))) ms over the \(duringCopy.latencies.count) sends made during it (ratio \(rounded(duringCopy.latencies.percentile(99) / max(0.001, quiet.latencies.percentile(99)))))"
@@ -197,6 +213,7 @@ struct BackupScenario: AsyncParsableCommand {
             ("ack_p99_during_backup_ms", rounded(during.latencies.percentile(99))),
             ("ack_p99_during_plain_copy_ms", rounded(duringCopy.latencies.percentile(99))),
             ("ack_p99_one_core_busy_ms", rounded(duringBurn.latencies.percentile(99))),
+            ("ack_p99_copy_and_busy_core_ms", rounded(duringBoth.latencies.percentile(99))),
             ("sends_during_backup", during.latencies.count),
         ]
     }
