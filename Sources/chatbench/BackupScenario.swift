@@ -18,7 +18,7 @@ struct BackupScenario: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup", abstract: "WAL shipping's cost, the recovery point under load, a snapshot's stall.")
 
-    @Option(help: "Rounds of each side for the shipping cost.") var rounds = 3
+    @Option(help: "Rounds of each side for the shipping cost.") var rounds = 5
     @Option(help: "Seconds of each round.") var roundSeconds = 5.0
     @Option(help: "Messages per second of the paced load.") var rate = 1000
     @Option(help: "Seconds of the paced load for the recovery point.") var seconds = 60.0
