@@ -69,6 +69,8 @@ public struct ChatConfig: Sendable, Equatable {
         public var bcryptCost = 12
         /// Key of the app's own backend for `/v1/server/*`; empty disables that API.
         public var apiKey = ""
+        /// Secret the presigned media URLs are signed with; derived from the token secret when empty.
+        public var mediaURLSecret = ""
     }
 
     public struct OTP: Sendable, Equatable {

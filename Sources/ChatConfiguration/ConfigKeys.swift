@@ -136,6 +136,7 @@ extension ConfigKey {
         .int("auth.refresh_token_seconds", 300...(366 * 86_400), \.auth.refreshTokenSeconds),
         .int("auth.bcrypt_cost", 4...16, \.auth.bcryptCost),
         .string("auth.api_key", \.auth.apiKey),
+        .string("auth.media_url_secret", \.auth.mediaURLSecret),
         .string("otp.webhook_url", \.otp.webhookURL),
         .int("otp.code_seconds", 30...3600, \.otp.codeSeconds),
         .int("otp.max_attempts", 1...20, \.otp.maxAttempts),

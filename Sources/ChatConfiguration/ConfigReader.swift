@@ -87,6 +87,9 @@ public enum ConfigReader {
         if !config.auth.jwtSecret.isEmpty, config.auth.jwtSecret.utf8.count < 32 {
             problems.append("\(source): key 'auth.jwt_secret' must be at least 32 bytes (or empty to generate one)")
         }
+        if !config.auth.mediaURLSecret.isEmpty, config.auth.mediaURLSecret.utf8.count < 32 {
+            problems.append("\(source): key 'auth.media_url_secret' must be at least 32 bytes (or empty to derive it)")
+        }
         if !config.auth.apiKey.isEmpty, config.auth.apiKey.utf8.count < 24 {
             problems.append("\(source): key 'auth.api_key' must be at least 24 characters (or empty to disable)")
         }
@@ -183,7 +186,7 @@ public enum ConfigReader {
 
     /// Every key with the value in effect, in the order `etc/chatd.toml` documents them; secrets shown as "(set)".
     public static func describe(_ config: ChatConfig) -> [(key: String, value: String)] {
-        let secrets: Set<String> = ["auth.jwt_secret", "auth.api_key", "external_auth.secret"]
+        let secrets: Set<String> = ["auth.jwt_secret", "auth.api_key", "auth.media_url_secret", "external_auth.secret"]
         return ConfigKey.all.map { key in
             let value = key.read(config)
             return (key.path, secrets.contains(key.path) && value != "\"\"" ? "\"(set)\"" : value)

@@ -94,11 +94,26 @@ import Testing
         #expect(development.server.host == "127.0.0.1" && development.server.port == 8080)
     }
 
+    /// The package keeps the instance's secrets out of the configuration file, in an environment file.
+    @Test func secretsComeFromTheEnvironment() throws {
+        let secret = String(repeating: "s", count: 43)
+        let config = try ConfigReader.load(
+            file: try write("[server]\nport = 8443\n"),
+            environment: [
+                "CHATD_AUTH_JWT_SECRET": secret, "CHATD_AUTH_MEDIA_URL_SECRET": secret + "m",
+                "CHATD_AUTH_API_KEY": secret + "a",
+            ])
+        #expect(config.auth.jwtSecret == secret)
+        #expect(config.auth.mediaURLSecret == secret + "m")
+        #expect(config.auth.apiKey == secret + "a")
+    }
+
     @Test func rulesAcrossKeys() throws {
         let file = try write(
             """
             [auth]
             jwt_secret = "short"
+            media_url_secret = "short too"
             [external_auth]
             issuer = "https://app.example"
             algorithm = "RS256"
@@ -108,6 +123,7 @@ import Testing
             Issue.record("accepted")
         } catch let error as ConfigError {
             #expect(error.problems.contains { $0.contains("'auth.jwt_secret' must be at least 32 bytes") })
+            #expect(error.problems.contains { $0.contains("'auth.media_url_secret' must be at least 32 bytes") })
             #expect(error.problems.contains { $0.contains("'external_auth.audience' is required") })
             #expect(error.problems.contains { $0.contains("'external_auth.public_key_file' is required for RS256") })
         }

@@ -70,9 +70,10 @@ final class HTTPGuard: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(data, promise: promise)
         case .head(var head):
             responseOpen = true
-            // Answered before its body is in (a 413, a refusal): the rest of the body is not worth reading at the
-            // client's pace, so the connection ends with this response.
-            if case .body = clock.phase, clock.unanswered == 1 {
+            // Refused before its body is in (a 413, a 401): the rest of the body is not worth reading at the
+            // client's pace, so the connection ends with this response. A success was answered by a handler that
+            // took the body; its end may only not have been seen yet, and the connection stays.
+            if case .body = clock.phase, clock.unanswered == 1, head.status.code >= 400 {
                 closesAfterResponse = true
                 head.headers.replaceOrAdd(name: "Connection", value: "close")
                 context.write(wrapOutboundOut(.head(head)), promise: promise)

@@ -31,6 +31,11 @@ import Testing
         defer { first.terminate() }
         let alice = try await first.request(.POST, "/v1/auth/register", json: ["handle": "alice", "password": "password1"])
         let token = try #require(alice.json["access_token"].string)
+        // The images wait in their queue until every upload is in; the kill comes right after the queue resumes, so
+        // it always finds work to do or under way (on a fast or a slow machine alike).
+        let socket = data.appendingPathComponent("admin.sock").path
+        let paused = try await ChatctlTests.chatctl(["jobs", "pause", "media", "--socket", socket])
+        #expect(paused.status == 0, "\(paused.stderr)")
         var ids: [Int64] = []
         for index in 0..<6 {
             let ticket = try await first.request(
@@ -41,6 +46,8 @@ import Testing
             #expect(put.status == 201)
             ids.append(try #require(put.json["media"]["id"].int))
         }
+        let resumed = try await ChatctlTests.chatctl(["jobs", "resume", "media", "--socket", socket])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
         first.kill9()
         let uploaded = ids
 
@@ -48,7 +55,7 @@ import Testing
         let interrupted = try await database.read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE kind = 'media.process'") ?? 0
         }
-        // Two at a time, a third of a second each: the kill came while some were still to do or under way.
+        // Two at a time, a third of a second each, and the kill came as they began: some were to do or under way.
         #expect(interrupted > 0, "the kill came after every image was done; the test proved nothing")
 
         let second = ChildChatd(arguments: ["--config", file.path], logFile: data.appendingPathComponent("second.log"))
