@@ -175,6 +175,7 @@ let package = Package(
         .executableTarget(
             name: "chatbench",
             dependencies: [
+                "ChatAdmin",
                 "ChatCore",
                 "ChatRealtime",
                 "ChatStore",

@@ -36,7 +36,8 @@ extension ChatServices {
                 "ffprobe/ffmpeg not found: videos are stored as plain attachments, without metadata or poster (apt install ffmpeg)")
         }
         let library = MediaLibrary(
-            disk: disk, limits: config.media, store: store.media, signer: URLSigner(secret: config.auth.mediaURLSecret.isEmpty ? secret : config.auth.mediaURLSecret),
+            disk: disk, limits: config.media, store: store.media,
+            signer: URLSigner(secret: config.auth.mediaURLSecret.isEmpty ? secret : config.auth.mediaURLSecret),
             processesVideo: video != nil)
         var messages = MessageService(
             store: store.messages, maxMessageBytes: config.limits.maxMessageBytes,

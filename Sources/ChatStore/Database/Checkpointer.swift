@@ -75,6 +75,9 @@ final class Checkpointer: Sendable {
             configuration.label = "chatd.checkpoint-pin"
             // The pin's transaction stays open across two calls on purpose.
             configuration.allowsUnsafeTransactions = true
+            // It opens in the writer's WAL hook: one that would wait fails this checkpoint instead of holding every
+            // send behind it.
+            configuration.busyMode = .immediateError
             pin = try DatabaseQueue(path: path, configuration: configuration)
         } else {
             pin = nil
@@ -115,8 +118,9 @@ final class Checkpointer: Sendable {
     private func checkpointAndShipBlocking() throws {
         guard case .shipping(let shipper, _, let writer, let hook) = mode, let pin else { return }
         for _ in 0..<Self.roundsBesideWriter {
-            let pinned = try pinAtNextCommit(hook: hook, writer: writer, shipper: shipper)
+            let pinned: WALShipper.Position
             do {
+                pinned = try pinAtNextCommit(hook: hook, writer: writer, shipper: shipper)
                 // Ships through the pinned commit (and whatever followed it), then copies up to the pin.
                 try shipper.ship()
                 try passiveCheckpoint()

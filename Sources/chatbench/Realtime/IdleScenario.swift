@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatAdmin
 import ChatStore
 import Foundation
 
@@ -113,9 +114,11 @@ struct IdleScenario: AsyncParsableCommand {
         var latencies = Latencies()
         for _ in 0..<times {
             let start = now()
-            let status = try BlockingHTTP(unixSocket: socket).exchange(
-                "GET /v1/status HTTP/1.1\r\nHost: chatd\r\nConnection: close\r\n\r\n")
-            guard status == 200 else { throw BenchError("the admin socket answered \(status) to /v1/status") }
+            let response = try UnixHTTP(socket: socket).exchange(
+                method: "GET", path: AdminAPI.status, body: nil, contentType: nil)
+            guard response.status == 200 else {
+                throw BenchError("the admin socket answered \(response.status) to \(AdminAPI.status)")
+            }
             latencies.add(now() - start)
         }
         return latencies

@@ -4,25 +4,30 @@ import Foundation
 import Glibc
 #endif
 
-/// One HTTP/1.1 exchange over a Unix domain socket with blocking calls: connect, send the request with
-/// `Connection: close`, read to the end. chatctl makes one or two requests and exits, so an event loop and a
-/// connection pool would only cost it their start-up.
-struct UnixHTTP {
-    struct Response {
-        var status: Int
-        var body: Data
+/// One HTTP/1.1 exchange over a Unix domain socket (the admin socket) with blocking calls: connect, send the request
+/// with `Connection: close`, read to the end. chatctl makes one or two requests and exits, so an event loop and a
+/// connection pool would only cost it their start-up; `chatbench idle` times the same request with it.
+public struct UnixHTTP: Sendable {
+    public struct Response: Sendable {
+        public var status: Int
+        public var body: Data
     }
 
     /// Why the exchange failed: the socket could not be reached, or the answer was cut or malformed.
-    enum Failure: Error {
+    public enum Failure: Error {
         case unreachable(String)
         case broken(String)
     }
 
-    let socket: String
-    var timeoutSeconds = 30
+    public let socket: String
+    public var timeoutSeconds = 30
 
-    func exchange(method: String, path: String, body: Data?, contentType: String?) throws -> Response {
+    public init(socket: String, timeoutSeconds: Int = 30) {
+        self.socket = socket
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    public func exchange(method: String, path: String, body: Data?, contentType: String?) throws -> Response {
         let descriptor = try connected()
         defer { close(descriptor) }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: chatd\r\nConnection: close\r\n"
@@ -48,6 +53,10 @@ struct UnixHTTP {
             buffer.copyBytes(from: bytes)
             buffer[bytes.count] = 0
         }
+        // Before connecting: a daemon whose listen queue is full would otherwise hold the connect forever.
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
@@ -57,13 +66,11 @@ struct UnixHTTP {
             let reason =
                 errno == ENOENT
                 ? "no such socket" : errno == EACCES ? "permission denied" : errno == ECONNREFUSED
-                    ? "connection refused (a socket file left by a stopped chatd?)" : "connect failed (errno \(errno))"
+                    ? "connection refused (a socket file left by a stopped chatd?)"
+                    : errno == EAGAIN ? "no connection within \(timeoutSeconds) s" : "connect failed (errno \(errno))"
             close(descriptor)
             throw Failure.unreachable(reason)
         }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         return descriptor
     }
 
@@ -112,7 +119,7 @@ struct UnixHTTP {
         if headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
             body = try dechunked(body)
         } else if let length = headers["content-length"].flatMap(Int.init) {
-            guard body.count >= length else { throw Failure.broken("the answer was cut short") }
+            guard length >= 0, body.count >= length else { throw Failure.broken("the answer was cut short") }
             body = Array(body.prefix(length))
         }
         return Response(status: status, body: Data(body))
@@ -126,12 +133,12 @@ struct UnixHTTP {
                 throw Failure.broken("a chunk was cut short")
             }
             let sizeText = String(decoding: bytes[position..<lineEnd.lowerBound], as: UTF8.self)
-            guard let size = Int(sizeText.split(separator: ";").first ?? "", radix: 16) else {
+            guard let size = Int(sizeText.split(separator: ";").first ?? "", radix: 16), size >= 0 else {
                 throw Failure.broken("a chunk's size is not hexadecimal")
             }
             if size == 0 { return body }
             let start = lineEnd.upperBound
-            guard start + size + 2 <= bytes.count else { throw Failure.broken("a chunk was cut short") }
+            guard size <= bytes.count - start - 2 else { throw Failure.broken("a chunk was cut short") }
             body.append(contentsOf: bytes[start..<(start + size)])
             position = start + size + 2
         }
