@@ -209,7 +209,7 @@ final class Shared<Value: Sendable>: Sendable {
             process.standardError = pipe
             process.standardOutput = pipe
             try process.run()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let output = String(decoding: pipe.fileHandleForReading.readAllRetryingInterrupts(), as: UTF8.self)
             process.waitUntilExit()
             return (process.terminationStatus, output)
         }

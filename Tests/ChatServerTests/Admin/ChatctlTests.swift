@@ -46,8 +46,8 @@ import Testing
             try process.run()
             if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
             try stdin.fileHandleForWriting.close()
-            let stdout = out.fileHandleForReading.readDataToEndOfFile()
-            let stderr = err.fileHandleForReading.readDataToEndOfFile()
+            let stdout = out.fileHandleForReading.readAllRetryingInterrupts()
+            let stderr = err.fileHandleForReading.readAllRetryingInterrupts()
             process.waitUntilExit()
             return Run(
                 status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ChatAdmin
 import Foundation
 import GRDB
 import NIOCore
@@ -34,8 +35,9 @@ import Testing
         // The images wait in their queue until every upload is in; the kill comes right after the queue resumes, so
         // it always finds work to do or under way (on a fast or a slow machine alike).
         let socket = data.appendingPathComponent("admin.sock").path
-        let paused = try await ChatctlTests.chatctl(["jobs", "pause", "media", "--socket", socket])
-        #expect(paused.status == 0, "\(paused.stderr)")
+        let admin = UnixHTTP(socket: socket)
+        let paused = try admin.exchange(method: "POST", path: AdminAPI.pause("media"), body: nil, contentType: nil)
+        #expect(paused.status == 200, "\(String(decoding: paused.body, as: UTF8.self))")
         var ids: [Int64] = []
         for index in 0..<6 {
             let ticket = try await first.request(
@@ -46,8 +48,8 @@ import Testing
             #expect(put.status == 201)
             ids.append(try #require(put.json["media"]["id"].int))
         }
-        let resumed = try await ChatctlTests.chatctl(["jobs", "resume", "media", "--socket", socket])
-        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let resumed = try admin.exchange(method: "POST", path: AdminAPI.resume("media"), body: nil, contentType: nil)
+        #expect(resumed.status == 200, "\(String(decoding: resumed.body, as: UTF8.self))")
         first.kill9()
         let uploaded = ids
 

@@ -19,8 +19,8 @@ enum MediaFixtures {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let error = err.fileHandleForReading.readDataToEndOfFile()
+        let output = out.fileHandleForReading.readAllRetryingInterrupts()
+        let error = err.fileHandleForReading.readAllRetryingInterrupts()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw ToolFailure(description: "\(tool) \(arguments.joined(separator: " ")): \(String(decoding: error, as: UTF8.self))")

@@ -45,11 +45,20 @@ import Testing
             #expect(head.headers[HTTPField.Name("Upload-Length")!] == String(Self.bytes.count))
             #expect(head.headers[.range] == "bytes=0-\(half - 1)")
 
-            // A part that does not start where the bytes end is refused, and says where to start.
-            let gap = try await api.put(
-                url, Array(Self.bytes[(half + 10)...]), range: "bytes \(half + 10)-\(Self.bytes.count - 1)/\(Self.bytes.count)")
-            #expect(gap.status == 409)
-            #expect(gap.headers[HTTPField.Name("Upload-Offset")!] == String(half))
+            // A part that does not start where the bytes end is refused, and says where to start. On a connection of
+            // its own: a refusal answered before its body is in ends the connection, and the test client does not
+            // reconnect.
+            let gapPart = Array(Self.bytes[(half + 10)...])
+            let refused = try TCPClient(port: api.port)
+            _ = try refused.write(
+                "PUT \(url) HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                    + "Content-Range: bytes \(half + 10)-\(Self.bytes.count - 1)/\(Self.bytes.count)\r\n"
+                    + "Content-Length: \(gapPart.count)\r\n\r\n")
+            _ = try refused.write(gapPart)
+            shutdown(refused.fd, Int32(SHUT_WR))
+            let gap = try await refused.closedAfter().lowercased()
+            #expect(gap.hasPrefix("http/1.1 409"), "\(gap.prefix(300))")
+            #expect(gap.contains("\r\nupload-offset: \(half)\r\n"), "\(gap.prefix(300))")
 
             let rest = try await api.put(
                 url, Array(Self.bytes[half...]), range: "bytes \(half)-\(Self.bytes.count - 1)/\(Self.bytes.count)")
