@@ -13,6 +13,8 @@ public struct TLSMaterial: Sendable {
     public let subject: String
     public let notValidBefore: Date
     public let notValidAfter: Date
+    /// Signed by its own key, as Debian's snakeoil certificate is: encrypts, but no app or browser trusts it.
+    public let isSelfSigned: Bool
 
     /// Reads and checks the files a configuration names.
     public static func load(certificate: String, key: String) throws(TLSProblem) -> TLSMaterial {
@@ -61,7 +63,8 @@ public struct TLSMaterial: Sendable {
             let key = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
             return TLSMaterial(
                 chain: chain, key: key, subject: "\(leaf.subject)", notValidBefore: leaf.notValidBefore,
-                notValidAfter: leaf.notValidAfter)
+                notValidAfter: leaf.notValidAfter,
+                isSelfSigned: leaf.issuer == leaf.subject && (try? leaf.publicKey.isValidSignature(leaf.signature, for: leaf)) == true)
         } catch {
             throw TLSProblem("the TLS library refuses the certificate or key: \(error)")
         }

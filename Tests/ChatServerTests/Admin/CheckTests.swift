@@ -78,7 +78,7 @@ import Testing
         #expect(levels(invalid)["configuration"] == ["problem"])
     }
 
-    @Test func anExpiredCertificateAndAKeyThatDoesNotMatch() async throws {
+    @Test func anExpiredCertificateAKeyThatDoesNotMatchAndASelfSignedOne() async throws {
         let folder = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let expired = try TestCertificate(notValidAfter: Date().addingTimeInterval(-86_400))
@@ -96,6 +96,13 @@ import Testing
         #expect(mismatch.json["findings"].array.first { $0["check"].string == "tls" }?["detail"].string?.contains("does not match") == true)
 
         try Data(fresh.keyPEM.utf8).write(to: URL(fileURLWithPath: key))
+        let selfSigned = try await ChatctlTests.chatctl(["check", "--json", "--config", try configFile(folder, tls)])
+        #expect(selfSigned.status == 0)
+        #expect(levels(selfSigned)["tls"] == ["warning"])
+        #expect(selfSigned.json["findings"].array.first { $0["check"].string == "tls" }?["detail"].string?.contains("self-signed") == true)
+
+        let issued = try TestCertificate(issued: true)
+        try issued.write(to: folder)
         let good = try await ChatctlTests.chatctl(["check", "--json", "--config", try configFile(folder, tls)])
         #expect(levels(good)["tls"] == ["ok"])
     }
