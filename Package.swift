@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "chatd", targets: ["chatd"]),
         .executable(name: "chatbench", targets: ["chatbench"]),
         .executable(name: "chatctl", targets: ["chatctl"]),
+        .executable(name: "chatd-imaging", targets: ["chatd-imaging"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -64,6 +65,9 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CVipsShim", dependencies: ["CVips"]),
+        // The image worker: libvips in a process of its own, which chatd starts on demand (ChatMedia's
+        // ImagingWorker). A decoder crash ends it, not chatd, and chatd does not carry libvips while idle.
+        .executableTarget(name: "chatd-imaging", dependencies: ["CVipsShim"]),
         // Uploads with signed URLs, the libvips image pipeline, video posters through ffmpeg, the media lifecycle.
         .target(
             name: "ChatMedia",
@@ -71,7 +75,6 @@ let package = Package(
                 "ChatCore",
                 "ChatFiles",
                 "ChatJobs",
-                "CVipsShim",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),

@@ -147,9 +147,3 @@ char *chatd_vips_take_error(void) {
 }
 
 void chatd_vips_free(void *memory) { g_free(memory); }
-
-void chatd_vips_thread_end(void) { vips_thread_shutdown(); }
-
-size_t chatd_vips_memory(void) { return vips_tracked_get_mem(); }
-
-size_t chatd_vips_memory_peak(void) { return vips_tracked_get_mem_highwater(); }

@@ -18,8 +18,8 @@ public struct ImageProcessor: Sendable {
         self.jpegQuality = jpegQuality
     }
 
-    /// Starts libvips with chatd's loader allow-list (at start-up, so a broken install shows at once and the
-    /// libraries' memory is part of the idle figure).
+    /// Starts chatd-imaging, the process libvips runs in with chatd's loader allow-list, at start-up so a broken
+    /// install shows at once. It exits after a while without images and starts again with the next one.
     public static func startLibvips() throws {
         try Vips.start()
     }
@@ -33,7 +33,7 @@ public struct ImageProcessor: Sendable {
 
     /// Whether libvips, as started, refuses every loader above (what `chatctl check` reports).
     public static var loadersRestricted: Bool {
-        (try? Vips.start()) != nil && !refusedLoaders.contains { Vips.isLoaderAllowed($0) }
+        (try? refusedLoaders.contains { try Vips.isLoaderAllowed($0) }) == false
     }
 
     public struct Output: Sendable, Equatable {
@@ -58,7 +58,6 @@ public struct ImageProcessor: Sendable {
         guard type.kind == .image, let loader = type.loader else {
             throw Refusal(description: "not an image chatd processes (\(type.contentType))")
         }
-        try Vips.start()
         let header: Vips.Header
         do {
             header = try Vips.probe(input.path, loader: loader)

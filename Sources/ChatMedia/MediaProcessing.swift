@@ -85,10 +85,7 @@ public struct MediaProcessing: JobHandler {
     private static func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             workers.async {
-                let result = Result { try work() }
-                // libvips keeps buffers per thread; these threads come and go with the dispatch pool.
-                Vips.threadEnd()
-                continuation.resume(with: result)
+                continuation.resume(with: Result { try work() })
             }
         }
     }

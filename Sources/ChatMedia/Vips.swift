@@ -1,9 +1,8 @@
-import CVipsShim
 import Foundation
-import Synchronization
 
-/// libvips, through chatd's C shim (`CVipsShim`; its header states who owns what). Started once per process with
-/// the loader allow-list in force; every call opens its own images and releases them before returning.
+/// libvips, in chatd-imaging (`ImagingWorker`): the loader allow-list is applied there when libvips starts; every
+/// request opens its own images and releases them before answering. One request at a time, each already spreading
+/// one image over every core with libvips' own threads.
 enum Vips {
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -25,93 +24,71 @@ enum Vips {
         case png
         case gif
 
-        var code: chatd_vips_format {
+        /// Its number in chatd-imaging's `resize` (chatd_vips_format).
+        var code: Int {
             switch self {
-            case .jpeg: CHATD_VIPS_JPEG
-            case .png: CHATD_VIPS_PNG
-            case .gif: CHATD_VIPS_GIF
+            case .jpeg: 0
+            case .png: 1
+            case .gif: 2
             }
         }
 
-        var quality: Int32 {
-            if case .jpeg(let quality) = self { return Int32(quality) }
+        var quality: Int {
+            if case .jpeg(let quality) = self { return quality }
             return 0
         }
     }
 
-    private static let started = Mutex<Result<Void, Failure>?>(nil)
-    /// libvips keeps one error buffer for the whole process: a call and the taking of its error must not interleave
-    /// with another call, or one failure takes both messages and the other none. One call at a time; each already
-    /// spreads one image over every core with libvips' own threads.
-    private static let calls = Mutex(())
+    static let worker = ImagingWorker(executable: ImagingWorker.locate())
 
-    /// Starts libvips (once; later calls return the first outcome). `concurrency` bounds its threads per image.
-    static func start(concurrency: Int = 0) throws {
-        try started.withLock { outcome in
-            if outcome == nil {
-                outcome = chatd_vips_start(Int32(concurrency)) == 0 ? .success(()) : .failure(Failure(description: takeError()))
-            }
-            return try outcome!.get()
-        }
+    /// Starts the worker now (it exits again after a while without work): a missing or broken install shows at once.
+    static func start() throws {
+        _ = try call(["allowed", "jpegload"])
     }
 
     /// Whether libvips would run this loader at all (the allow-list's proof).
-    static func isLoaderAllowed(_ nickname: String) -> Bool {
-        chatd_vips_loader_allowed(nickname) != 0
+    static func isLoaderAllowed(_ nickname: String) throws -> Bool {
+        try call(["allowed", nickname]) == ["1"]
     }
 
     static func probe(_ path: String, loader: String) throws -> Header {
-        var header = chatd_vips_header()
-        try calls.withLock { _ in
-            guard chatd_vips_probe(path, loader, &header) == 0 else { throw Failure(description: takeError()) }
-        }
-        return Header(
-            width: Int(header.width), height: Int(header.height), pages: Int(header.pages),
-            hasAlpha: header.has_alpha != 0, orientation: Int(header.orientation))
+        let words = try numbers(call(["probe", loader, path]), count: 5)
+        return Header(width: words[0], height: words[1], pages: words[2], hasAlpha: words[3] != 0, orientation: words[4])
     }
 
     /// Writes an upright, metadata-free copy of `input` at most `size` pixels on its longest side; returns its size.
     static func resize(_ input: String, size: Int, animated: Bool, to output: String, format: Format) throws
         -> (width: Int, height: Int)
     {
-        var width: Int32 = 0
-        var height: Int32 = 0
-        try calls.withLock { _ in
-            guard
-                chatd_vips_resize(
-                    input, Int32(size), animated ? 1 : 0, output, format.code, format.quality, &width, &height) == 0
-            else { throw Failure(description: takeError()) }
-        }
-        return (Int(width), Int(height))
+        let words = try numbers(
+            call(["resize", "\(size)", animated ? "1" : "0", "\(format.code)", "\(format.quality)", input, output]), count: 2)
+        return (words[0], words[1])
     }
 
     /// At most `size` × `size` sRGB pixels of an image, 3 bytes each.
     static func pixels(_ path: String, size: Int) throws -> (pixels: [UInt8], width: Int, height: Int) {
-        var memory: UnsafeMutablePointer<UInt8>?
-        var width: Int32 = 0
-        var height: Int32 = 0
-        try calls.withLock { _ in
-            guard chatd_vips_pixels(path, Int32(size), &memory, &width, &height) == 0 else {
-                throw Failure(description: takeError())
-            }
+        let words = try call(["pixels", "\(size)", path])
+        let dimensions = try numbers(Array(words.prefix(2)), count: 2)
+        let hex = words.count == 3 ? words[2].utf8 : Substring().utf8
+        guard hex.count == dimensions[0] * dimensions[1] * 6, let pixels = Hexadecimal.decode(hex) else {
+            throw Failure(description: "chatd-imaging sent \(hex.count / 2) bytes for \(dimensions[0])×\(dimensions[1]) pixels")
         }
-        guard let memory else { throw Failure(description: "libvips returned no pixels") }
-        defer { chatd_vips_free(memory) }
-        return (Array(UnsafeBufferPointer(start: memory, count: Int(width) * Int(height) * 3)), Int(width), Int(height))
+        return (pixels, dimensions[0], dimensions[1])
     }
 
-    static var trackedMemory: (now: Int, peak: Int) {
-        (Int(chatd_vips_memory()), Int(chatd_vips_memory_peak()))
+    private static func call(_ fields: [String]) throws -> [Substring] {
+        do {
+            return try worker.request(fields)
+        } catch {
+            throw Failure(description: "\(error)")
+        }
     }
 
-    static func threadEnd() {
-        chatd_vips_thread_end()
-    }
-
-    private static func takeError() -> String {
-        guard let text = chatd_vips_take_error() else { return "libvips failed" }
-        defer { chatd_vips_free(text) }
-        let message = String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
-        return message.isEmpty ? "libvips failed" : message
+    private static func numbers(_ words: [Substring], count: Int) throws -> [Int] {
+        let values = words.compactMap { Int($0) }
+        guard values.count == count, words.count == count else {
+            throw Failure(description: "chatd-imaging answered '\(words.joined(separator: " ").prefix(200))'")
+        }
+        return values
     }
 }

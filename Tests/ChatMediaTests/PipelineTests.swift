@@ -15,11 +15,11 @@ import Testing
     @Test func onlyTheAllowListedLoadersRun() throws {
         try Vips.start()
         for allowed in ["jpegload", "pngload", "webpload", "gifload", "heifload", "jpegload_buffer"] {
-            #expect(Vips.isLoaderAllowed(allowed), "\(allowed)")
+            #expect(try Vips.isLoaderAllowed(allowed), "\(allowed)")
         }
         for blocked in ["svgload", "pdfload", "magickload", "tiffload", "matload", "fitsload", "openslideload", "csvload",
                         "vipsload", "jp2kload", "radload", "ppmload", "svgload_buffer", "magickload_buffer"] {
-            #expect(!Vips.isLoaderAllowed(blocked), "\(blocked) must never see a user's byte")
+            #expect(try !Vips.isLoaderAllowed(blocked), "\(blocked) must never see a user's byte")
         }
     }
 

@@ -8,9 +8,9 @@
 // parameter (`pixels`, the error text) is the caller's, freed with chatd_vips_free.
 //
 // Threads: the calls are safe from any thread after chatd_vips_start; libvips runs its own worker threads inside
-// each call. libvips keeps per-thread buffers: a thread that made calls should call chatd_vips_thread_end before it
-// exits. The error text is per process in libvips: chatd_vips_take_error returns (and clears) what has gathered, so
-// a caller that wants each failure's own message makes its calls one at a time (the Swift side, `Vips`, does).
+// each call. The error text is per process in libvips: chatd_vips_take_error returns (and clears) what has gathered,
+// so a caller that wants each failure's own message makes its calls one at a time, as chatd-imaging (the only program
+// linking this) does from its main thread.
 
 #include <stddef.h>
 #include <stdint.h>
@@ -55,11 +55,6 @@ char *chatd_vips_take_error(void);
 
 void chatd_vips_free(void *memory);
 
-/// Releases libvips' buffers of the calling thread.
-void chatd_vips_thread_end(void);
 
-/// Bytes libvips has allocated now, and at most since start (for benchmarks).
-size_t chatd_vips_memory(void);
-size_t chatd_vips_memory_peak(void);
 
 #endif
