@@ -40,10 +40,9 @@ final class ImagingWorker: Sendable {
         }
     }
 
-    /// Where chatd-imaging is: `CHATD_IMAGING` if set, else beside the running program (a build folder, where the
-    /// tests and `scripts/start` find it), else where the Debian package puts it.
+    /// Where chatd-imaging is: beside the running program (a build folder, where the tests, `scripts/start` and the
+    /// benchmarks find it), else where the Debian package puts it.
     static func locate() -> String {
-        if let path = ProcessInfo.processInfo.environment["CHATD_IMAGING"], !path.isEmpty { return path }
         if let program = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             let beside = URL(fileURLWithPath: program).deletingLastPathComponent().appendingPathComponent("chatd-imaging").path
             if FileManager.default.isExecutableFile(atPath: beside) { return beside }

@@ -3,9 +3,11 @@
 and sends over HTTPS, Bob, connected over WSS, receives it live and answers over the same socket, and Alice finds
 the answer in the history. TLS is verified against the one certificate the server should present (the package's
 snakeoil certificate until a real one is imported); its name is the machine's, not 127.0.0.1, so only the name
-check is off. Standard library only. Exit 0 when everything arrived, 1 with the reason otherwise.
+check is off. With a PHOTO (a JPEG), Alice also uploads it to the signed URL and sends it, Bob is told over WSS that
+its display image and thumbnail are made (libvips, in the image worker), and he downloads the thumbnail. Standard
+library only. Exit 0 when everything arrived, 1 with the reason otherwise.
 
-    exchange.py HOST PORT CERTIFICATE
+    exchange.py HOST PORT CERTIFICATE [PHOTO]
 """
 import base64
 import http.client
@@ -18,20 +20,26 @@ import sys
 import time
 
 host, port, certificate = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+photo = sys.argv[4] if len(sys.argv) > 4 else None
 context = ssl.create_default_context(cafile=certificate)
 context.check_hostname = False
 
 
-def api(method, path, token=None, body=None):
+def request(method, path, token=None, body=None, content_type="application/json"):
     connection = http.client.HTTPSConnection(host, port, context=context, timeout=10)
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": content_type}
     if token:
         headers["Authorization"] = "Bearer " + token
-    connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    connection.request(method, path, body=body, headers=headers)
     response = connection.getresponse()
     data = response.read()
     if response.status >= 300:
-        sys.exit(f"exchange: {method} {path} answered {response.status}: {data[:300]!r}")
+        sys.exit(f"exchange: {method} {path.split('?')[0]} answered {response.status}: {data[:300]!r}")
+    return data
+
+
+def api(method, path, token=None, body=None):
+    data = request(method, path, token, json.dumps(body) if body is not None else None)
     return json.loads(data) if data else None
 
 
@@ -127,3 +135,23 @@ texts = [message["text"] for message in history["messages"]]
 if "Hello Alice, over WSS" not in texts:
     sys.exit(f"exchange: Alice's history holds {texts!r}")
 print(f"exchange: two users registered, a message over HTTPS reached Bob over WSS, his answer is in Alice's history")
+
+if photo:
+    with open(photo, "rb") as file:
+        data = file.read()
+    ticket = api("POST", "/v1/uploads", alice["access_token"],
+                 {"size": len(data), "filename": "photo.jpg", "content_type": "image/jpeg"})
+    media = json.loads(request("PUT", ticket["url"], body=data, content_type="application/octet-stream"))["media"]["id"]
+    api("POST", f"/v1/conversations/{conversation}/messages", alice["access_token"],
+        {"client_id": "install-test-3", "attachments": [media]})
+    socket_of_bob.wait_for(
+        lambda frame: frame.get("type") == "event" and frame["event"].get("type") in ("media.processed", "media.failed"),
+        "media.processed", seconds=30)
+    links = api("GET", f"/v1/media/{media}", bob["access_token"])
+    if links["media"]["status"] != "ready" or "thumbnail" not in links["urls"]:
+        sys.exit(f"exchange: the photo was not processed: {links!r}")
+    thumbnail = request("GET", links["urls"]["thumbnail"])
+    if not thumbnail.startswith(b"\xff\xd8"):
+        sys.exit(f"exchange: the thumbnail is not a JPEG: {thumbnail[:16]!r}")
+    print(f"exchange: a {len(data) // 1024} KB photo uploaded, processed by the image worker, "
+          f"its {len(thumbnail) // 1024} KB thumbnail downloaded by Bob")
