@@ -154,4 +154,4 @@ if photo:
     if not thumbnail.startswith(b"\xff\xd8"):
         sys.exit(f"exchange: the thumbnail is not a JPEG: {thumbnail[:16]!r}")
     print(f"exchange: a {len(data) // 1024} KB photo uploaded, processed by the image worker, "
-          f"its {len(thumbnail) // 1024} KB thumbnail downloaded by Bob")
+          f"its {len(thumbnail)}-byte thumbnail downloaded by Bob")
