@@ -1,6 +1,7 @@
 import ChatCore
 import ChatFiles
 import Foundation
+import Synchronization
 
 /// Turns an image that chatd accepts into what every phone shows: an upright, metadata-free display image and a
 /// thumbnail, with the original's upright dimensions and a blurhash. Refuses, from the header and before decoding a
@@ -22,7 +23,11 @@ public struct ImageProcessor: Sendable {
     /// install shows at once. It exits after a while without images and starts again with the next one.
     public static func startLibvips() throws {
         try Vips.start()
+        let restricted = (try? refusedLoaders.contains { try Vips.isLoaderAllowed($0) }) == false
+        loaderCheck.withLock { $0 = restricted }
     }
+
+    private static let loaderCheck = Mutex(false)
 
     /// Loaders libvips must refuse: formats with a history of parser bugs, or that reach outside the file (SVG
     /// fetches, PDF, ImageMagick's hundred formats, scientific formats).
@@ -31,10 +36,9 @@ public struct ImageProcessor: Sendable {
         "radload", "vipsload", "analyzeload", "rawload",
     ]
 
-    /// Whether libvips, as started, refuses every loader above (what `chatctl check` reports).
-    public static var loadersRestricted: Bool {
-        (try? refusedLoaders.contains { try Vips.isLoaderAllowed($0) }) == false
-    }
+    /// Whether libvips, as started by `startLibvips`, refuses every loader above (what `chatctl check` reports):
+    /// found once at start-up, since the allow-list is compiled into chatd-imaging.
+    public static var loadersRestricted: Bool { loaderCheck.withLock { $0 } }
 
     public struct Output: Sendable, Equatable {
         /// The original's dimensions once upright.

@@ -18,14 +18,19 @@ final class ImagingWorker: Sendable {
         var requests: Int32
         var answers: Int32
         var buffered: [UInt8] = []
-        /// Counts requests, so an idle close scheduled before a later request leaves the worker alone.
-        var generation = 0
+    }
+
+    private struct State {
+        var worker: Running?
+        /// Every request ever sent, across workers: an idle close scheduled before a later request (to this worker
+        /// or a newer one) leaves the worker alone.
+        var requests = 0
     }
 
     let executable: String
     let idle: Duration
     let timeLimit: Duration
-    private let running = Mutex<Running?>(nil)
+    private let state = Mutex(State())
 
     init(executable: String, idle: Duration = .seconds(15), timeLimit: Duration = .seconds(120)) {
         self.executable = executable
@@ -34,9 +39,9 @@ final class ImagingWorker: Sendable {
     }
 
     deinit {
-        running.withLock { worker in
-            if let current = worker { Self.stop(current) }
-            worker = nil
+        state.withLock { state in
+            if let current = state.worker { Self.stop(current) }
+            state.worker = nil
         }
     }
 
@@ -52,26 +57,30 @@ final class ImagingWorker: Sendable {
 
     /// Sends one request (tab-separated fields) and returns the words of its `ok` answer.
     func request(_ fields: [String]) throws -> [Substring] {
-        let (line, generation) = try running.withLock { worker -> (String, Int) in
-            if worker == nil { worker = try start() }
-            worker!.generation += 1
+        let (line, request) = try state.withLock { state -> (String, Int) in
+            if state.worker == nil { state.worker = try start() }
+            state.requests += 1
             do {
-                try write(fields.joined(separator: "\t") + "\n", to: worker!.requests)
-                return (try readLine(&worker!), worker!.generation)
+                try write(fields.joined(separator: "\t") + "\n", to: state.worker!.requests)
+                let line = try readLine(&state.worker!)
+                // One answer per request, nothing else: anything more and later answers would be read by the wrong
+                // requests, so that worker is ended.
+                guard line == "ok" || line.hasPrefix("ok ") || line.hasPrefix("error "), state.worker!.buffered.isEmpty
+                else { throw Failure(description: "chatd-imaging answered '\(line.prefix(200))'") }
+                return (line, state.requests)
             } catch let failure as Failure {
-                let ended = Self.stop(worker!)
-                worker = nil
+                let ended = Self.stop(state.worker!)
+                state.worker = nil
                 throw Failure(description: "\(failure.description)\(ended)")
             }
         }
-        scheduleIdleClose(after: generation)
+        scheduleIdleClose(after: request)
         if line.hasPrefix("error ") { throw Failure(description: String(line.dropFirst(6))) }
-        guard line.hasPrefix("ok") else { throw Failure(description: "chatd-imaging answered '\(line.prefix(200))'") }
         return line.split(separator: " ").dropFirst().map { $0 }
     }
 
     /// Whether a worker process is running now.
-    var isRunning: Bool { running.withLock { $0 != nil } }
+    var isRunning: Bool { state.withLock { $0.worker != nil } }
 
     private func start() throws -> Running {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
@@ -94,11 +103,16 @@ final class ImagingWorker: Sendable {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, toWorker[0], 0)
         posix_spawn_file_actions_adddup2(&actions, fromWorker[1], 1)
+        // chatd-imaging closes every other descriptor it inherits (chatd's sockets, its database, another child's
+        // pipes) before anything else.
         var pid: pid_t = 0
-        let arguments = [executable]
-        let argv = arguments.map { strdup($0) } + [nil]
+        let argv = [strdup(executable)] + [nil]
         defer { argv.forEach { free($0) } }
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        // chatd's environment without its own settings (CHATD_*: the signing keys among them).
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CHATD_") }
+            .map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { environment.forEach { free($0) } }
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environment)
         close(toWorker[0])
         close(fromWorker[1])
         guard spawned == 0 else {
@@ -154,13 +168,13 @@ final class ImagingWorker: Sendable {
         }
     }
 
-    private func scheduleIdleClose(after generation: Int) {
+    private func scheduleIdleClose(after request: Int) {
         let seconds = Double(idle.components.seconds) + Double(idle.components.attoseconds) / 1e18
         DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + seconds) { [weak self] in
-            self?.running.withLock { worker in
-                guard let current = worker, current.generation == generation else { return }
+            self?.state.withLock { state in
+                guard let current = state.worker, state.requests == request else { return }
                 _ = Self.stop(current)
-                worker = nil
+                state.worker = nil
             }
         }
     }

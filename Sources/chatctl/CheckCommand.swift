@@ -115,7 +115,7 @@ struct CheckCommand: AsyncParsableCommand {
                 add("tls", .warning, "the certificate \(material.subject) expires in \(days) day(s)",
                     "renew it (certbot renew), then chatctl cert import --cert … --key …")
             } else if material.isSelfSigned {
-                add("tls", .warning, "\(material.subject) is self-signed (the package's snakeoil certificate until a real one is imported): apps and browsers will not trust it",
+                add("tls", .warning, "\(material.subject) is self-signed (as the package's snakeoil certificate is, until a real one is imported): apps and browsers will not trust it",
                     "get one from Let's Encrypt: certbot certonly --webroot -w \(config.tls.acmeWebroot.isEmpty ? "<tls.acme_webroot>" : config.tls.acmeWebroot) -d <name>, then the deploy hook imports it (README, Installing on Debian)")
             } else {
                 add("tls", .ok, "\(material.subject), matches its key, \(days) days left", "")

@@ -12,14 +12,20 @@
 //
 // or `error MESSAGE` for any of them. The first line it writes is `ready`, or `error MESSAGE` when libvips cannot
 // start. It exits when its input closes (chatd closes it after a while without work).
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chatd_vips.h"
 
 enum { max_fields = 8 };
+
+// The answers go to a copy of the original standard output; standard output itself goes to standard error, so a
+// library that prints cannot put a line into the protocol.
+static FILE *answers;
 
 static void answer_error(void) {
     char *text = chatd_vips_take_error();
@@ -28,7 +34,7 @@ static void answer_error(void) {
     }
     size_t length = strlen(text);
     while (length > 0 && text[length - 1] == ' ') text[--length] = '\0';
-    printf("error %s\n", length ? text : "libvips failed");
+    fprintf(answers, "error %s\n", length ? text : "libvips failed");
     chatd_vips_free(text);
 }
 
@@ -45,39 +51,46 @@ static void handle(char **field, int count) {
     // Whatever an earlier request left in libvips' error buffer (a warning on success) is not this one's.
     chatd_vips_free(chatd_vips_take_error());
     if (strcmp(verb, "allowed") == 0 && count == 2) {
-        printf("ok %d\n", chatd_vips_loader_allowed(field[1]));
+        fprintf(answers, "ok %d\n", chatd_vips_loader_allowed(field[1]));
     } else if (strcmp(verb, "probe") == 0 && count == 3) {
         chatd_vips_header header;
         if (chatd_vips_probe(field[2], field[1], &header)) return answer_error();
-        printf("ok %d %d %d %d %d\n", header.width, header.height, header.pages, header.has_alpha, header.orientation);
+        fprintf(answers, "ok %d %d %d %d %d\n", header.width, header.height, header.pages, header.has_alpha, header.orientation);
     } else if (strcmp(verb, "resize") == 0 && count == 7) {
         int width = 0, height = 0;
         if (chatd_vips_resize(field[5], atoi(field[1]), atoi(field[2]), field[6], (chatd_vips_format)atoi(field[3]),
                 atoi(field[4]), &width, &height))
             return answer_error();
-        printf("ok %d %d\n", width, height);
+        fprintf(answers, "ok %d %d\n", width, height);
     } else if (strcmp(verb, "pixels") == 0 && count == 3) {
         unsigned char *pixels = NULL;
         int width = 0, height = 0;
         if (chatd_vips_pixels(field[2], atoi(field[1]), &pixels, &width, &height)) return answer_error();
-        printf("ok %d %d ", width, height);
+        fprintf(answers, "ok %d %d ", width, height);
         size_t length = (size_t)width * (size_t)height * 3;
-        for (size_t i = 0; i < length; i++) printf("%02x", pixels[i]);
-        putchar('\n');
+        for (size_t i = 0; i < length; i++) fprintf(answers, "%02x", pixels[i]);
+        fputc('\n', answers);
         chatd_vips_free(pixels);
     } else {
-        printf("error chatd-imaging does not understand '%s' with %d field(s)\n", verb, count - 1);
+        fprintf(answers, "error chatd-imaging does not understand '%s' with %d field(s)\n", verb, count - 1);
     }
 }
 
 int main(int argc, char **argv) {
+    // Whatever else chatd had open (sockets, the database, another child's pipes) is none of this process's.
+    closefrom(3);
+    answers = fdopen(dup(STDOUT_FILENO), "w");
+    if (!answers || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+        perror("chatd-imaging");
+        return 1;
+    }
     int concurrency = argc > 1 ? atoi(argv[1]) : 0;
     if (chatd_vips_start(concurrency)) {
         answer_error();
         return 1;
     }
-    puts("ready");
-    fflush(stdout);
+    fputs("ready\n", answers);
+    fflush(answers);
     char *line = NULL;
     size_t capacity = 0;
     ssize_t length;
@@ -86,11 +99,11 @@ int main(int argc, char **argv) {
         char *fields[max_fields];
         int count = split(line, fields);
         if (count == 0) {
-            puts("error an empty request");
+            fputs("error an empty request\n", answers);
         } else {
             handle(fields, count);
         }
-        fflush(stdout);
+        fflush(answers);
     }
     free(line);
     return 0;

@@ -24,6 +24,7 @@ import Testing
                     crash) kill -9 $$ ;;
                     hang) exec sleep 600 ;;
                     fail) echo "error the image is damaged" ;;
+                    noise) echo "libfoo: a note on standard output" ;;
                     *) echo "ok $$ $verb" ;;
                 esac
             done
@@ -48,6 +49,19 @@ import Testing
         #expect(!worker.isRunning)
         let after = try worker.request(["probe"])
         #expect(after.first != first.first, "a new worker process")
+    }
+
+    @Test func anAnswerOutsideTheProtocolEndsThatWorker() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let worker = ImagingWorker(executable: try standIn(), idle: .seconds(600))
+        let first = try worker.request(["probe"])
+        #expect {
+            try worker.request(["noise"])
+        } throws: { error in
+            "\(error)".contains("chatd-imaging answered 'libfoo: a note on standard output'")
+        }
+        #expect(!worker.isRunning, "its later answers could no longer be matched to their requests")
+        #expect(try worker.request(["probe"]).first != first.first)
     }
 
     @Test func aHungRequestIsEndedAtTheTimeLimit() throws {
