@@ -22,8 +22,8 @@ public struct ImageProcessor: Sendable {
     /// Starts chatd-imaging, the process libvips runs in with chatd's loader allow-list, at start-up so a broken
     /// install shows at once. It exits after a while without images and starts again with the next one.
     public static func startLibvips() throws {
-        try Vips.start()
-        let restricted = (try? refusedLoaders.contains { try Vips.isLoaderAllowed($0) }) == false
+        // The first question starts the worker (or throws why it cannot start).
+        let restricted = try !refusedLoaders.contains { try Vips.isLoaderAllowed($0) }
         loaderCheck.withLock { $0 = restricted }
     }
 

@@ -1,3 +1,4 @@
+import ChatCore
 import Foundation
 import Synchronization
 
@@ -157,7 +158,7 @@ final class ImagingWorker: Sendable {
             let left = ContinuousClock.now.duration(to: deadline)
             guard left > .zero else { throw Failure(description: "the image took longer than \(timeLimit)") }
             var poller = pollfd(fd: worker.answers, events: Int16(POLLIN), revents: 0)
-            let milliseconds = Int32(min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1, 60_000))
+            let milliseconds = Int32(min((left.inSeconds * 1000).rounded(.down) + 1, 60_000))
             let ready = poll(&poller, 1, milliseconds)
             if ready < 0, errno == EINTR { continue }
             if ready <= 0 { continue }
@@ -169,8 +170,7 @@ final class ImagingWorker: Sendable {
     }
 
     private func scheduleIdleClose(after request: Int) {
-        let seconds = Double(idle.components.seconds) + Double(idle.components.attoseconds) / 1e18
-        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + seconds) { [weak self] in
+        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + idle.inSeconds) { [weak self] in
             self?.state.withLock { state in
                 guard let current = state.worker, state.requests == request else { return }
                 _ = Self.stop(current)

@@ -1,3 +1,4 @@
+import ChatCore
 import Foundation
 
 /// Video metadata and a poster frame through Debian's `ffprobe` and `ffmpeg`, when installed (a recommended
@@ -98,8 +99,7 @@ public struct VideoProbe: Sendable {
         nonisolated(unsafe) var err = Data()
         DispatchQueue.global().async(group: group) { out = stdout.fileHandleForReading.readDataToEndOfFile() }
         DispatchQueue.global().async(group: group) { err = stderr.fileHandleForReading.readDataToEndOfFile() }
-        let seconds = Double(timeLimit.components.seconds) + Double(timeLimit.components.attoseconds) / 1e18
-        if finished.wait(timeout: .now() + seconds) == .timedOut {
+        if finished.wait(timeout: .now() + timeLimit.inSeconds) == .timedOut {
             kill(process.processIdentifier, SIGKILL)
             finished.wait()
             group.wait()

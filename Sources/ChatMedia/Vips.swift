@@ -41,11 +41,6 @@ enum Vips {
 
     static let worker = ImagingWorker(executable: ImagingWorker.locate())
 
-    /// Starts the worker now (it exits again after a while without work): a missing or broken install shows at once.
-    static func start() throws {
-        _ = try call(["allowed", "jpegload"])
-    }
-
     /// Whether libvips would run this loader at all (the allow-list's proof).
     static func isLoaderAllowed(_ nickname: String) throws -> Bool {
         try call(["allowed", nickname]) == ["1"]

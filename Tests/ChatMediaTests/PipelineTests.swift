@@ -13,7 +13,6 @@ import Testing
     }()
 
     @Test func onlyTheAllowListedLoadersRun() throws {
-        try Vips.start()
         for allowed in ["jpegload", "pngload", "webpload", "gifload", "heifload", "jpegload_buffer"] {
             #expect(try Vips.isLoaderAllowed(allowed), "\(allowed)")
         }
@@ -25,7 +24,6 @@ import Testing
 
     @Test func aBlockedFormatFailsEvenWhenHandedStraightToLibvips() throws {
         defer { try? FileManager.default.removeItem(at: folder) }
-        try Vips.start()
         let svg = folder.appendingPathComponent("holiday.jpg")
         try Data(#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="5" height="5"/></svg>"#.utf8)
             .write(to: svg)

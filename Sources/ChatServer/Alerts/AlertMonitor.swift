@@ -73,7 +73,7 @@ final class AlertMonitor: Service, Sendable {
         let cpuPercent = lastCPU.withLock { last -> Double in
             defer { last = (process.cpuSeconds, now) }
             guard let last else { return 0 }
-            let wall = Double(last.at.duration(to: now).components.seconds) + Double(last.at.duration(to: now).components.attoseconds) / 1e18
+            let wall = last.at.duration(to: now).inSeconds
             guard wall > 0 else { return 0 }
             return (process.cpuSeconds - last.cpuSeconds) / wall / Double(ProcessInfo.processInfo.activeProcessorCount) * 100
         }
