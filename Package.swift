@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -91,6 +92,16 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
+        // Push notifications as values: vendor credentials, JWTs, Web Push encryption, each vendor's requests and
+        // answers, who gets a push. No I/O: the server's sender performs the requests (also read by `chatctl check`).
+        .target(
+            name: "ChatPush",
+            dependencies: [
+                "ChatCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         // The admin API's paths and bodies, shared by the daemon and chatctl.
         .target(name: "ChatAdmin", dependencies: ["ChatCore"]),
         // C library calls that Swift's Glibc module leaves out (malloc_trim).
@@ -116,6 +127,7 @@ let package = Package(
                 "ChatStore",
                 "ChatRealtime",
                 "ChatJobs",
+                "ChatPush",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
@@ -128,6 +140,7 @@ let package = Package(
                 "ChatRealtime",
                 "ChatJobs",
                 "ChatMedia",
+                "ChatPush",
                 "ChatAdmin",
                 "ChatConfiguration",
                 "ChatTLS",
@@ -171,6 +184,7 @@ let package = Package(
                 "ChatCore",
                 "ChatConfiguration",
                 "ChatStore",
+                "ChatPush",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -191,6 +205,15 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"]),
+        // Web Push encryption against RFC 8291's example, the vendors' requests and answers, who gets a push.
+        .testTarget(
+            name: "ChatPushTests",
+            dependencies: [
+                "ChatPush", "ChatCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(name: "ChatConfigurationTests", dependencies: ["ChatConfiguration"]),
         // Sniffing, signatures, file names, the libvips allow-list and blurhash.
         .testTarget(name: "ChatMediaTests", dependencies: ["ChatMedia", "ChatCore"]),
@@ -242,6 +265,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                "ChatPush",
             ]
         ),
     ]

@@ -63,13 +63,16 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var openFiles: Int
     public var maxOpenFiles: Int
     public var imageLoadersRestricted: Bool
+    /// Each push vendor: configured or not, and whether it takes chatd's credentials.
+    public var push: [PushProviderReport]
 
     public init(
         version: String, startedAt: Millis, uptimeSeconds: Int64, connections: Int, usersOnline: Int,
         messagesToday: Int64, queues: [QueueStatus], disk: DiskStatus, walBytes: Int64, databaseBytes: Int64,
         warnings: [String], alerts: [String] = [], openFiles: Int = 0, maxOpenFiles: Int = 0,
-        imageLoadersRestricted: Bool = true
+        imageLoadersRestricted: Bool = true, push: [PushProviderReport] = []
     ) {
+        self.push = push
         self.alerts = alerts
         self.openFiles = openFiles
         self.maxOpenFiles = maxOpenFiles

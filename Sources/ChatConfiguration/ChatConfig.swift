@@ -1,5 +1,6 @@
 import ChatCore
 import ChatJobs
+import ChatPush
 import Foundation
 import ChatRealtime
 import ChatStore
@@ -200,7 +201,7 @@ public struct ChatConfig: Sendable, Equatable {
         public init() {}
 
         /// The subsystems whose level `log.<name>` sets; each is a logger labelled `chatd.<name>`.
-        public static let subsystemNames = ["http", "realtime", "store", "jobs", "media", "auth", "admin", "alerts", "backup"]
+        public static let subsystemNames = ["http", "realtime", "store", "jobs", "media", "auth", "admin", "alerts", "backup", "push"]
 
         public var level = "info"
         /// "logfmt" or "json", one line per event on standard output.
@@ -223,6 +224,7 @@ public struct ChatConfig: Sendable, Equatable {
     public var jobs = Jobs()
     /// Uploads, processing and the media lifecycle (`[media]`), as ChatMedia takes them.
     public var media = MediaLimits()
+    public var push = PushConfiguration()
     public var admin = Admin()
     public var backup = Backup()
     public var metrics = Metrics()

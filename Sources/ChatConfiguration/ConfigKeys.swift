@@ -1,5 +1,6 @@
 import ChatCore
 import ChatJobs
+import ChatPush
 import ChatStore
 
 /// Every configuration key: its dotted TOML path (also its `CHATD_*` variable), its type and where it goes.
@@ -176,6 +177,19 @@ extension ConfigKey {
         .int("media.abandoned_upload_hours", 1...(24 * 365), \.media.abandonedUploadHours),
         .int("media.deleted_media_days", 1...3650, \.media.deletedMediaDays),
         .int("media.video_tool_seconds", 1...3600, \.media.videoToolSeconds),
+        .choice("push.preview", PushPreview.allCases.map(\.rawValue), \.push.preview),
+        .int("push.ttl_seconds", 0...(28 * 86_400), \.push.ttlSeconds),
+        .string("push.ca_file", \.push.caFile),
+        .string("push.fcm.service_account_file", \.push.fcm.serviceAccountFile),
+        .string("push.fcm.url", \.push.fcm.url),
+        .string("push.fcm.token_url", \.push.fcm.tokenURL),
+        .string("push.apns.key_file", \.push.apns.keyFile),
+        .string("push.apns.key_id", \.push.apns.keyId),
+        .string("push.apns.team_id", \.push.apns.teamId),
+        .string("push.apns.url", \.push.apns.url),
+        .string("push.apns.sandbox_url", \.push.apns.sandboxURL),
+        .string("push.webpush.vapid_private_key", \.push.webPush.vapidPrivateKey),
+        .string("push.webpush.subject", \.push.webPush.subject),
         .string("admin.socket", \.admin.socket),
         .string("backup.directory", \.backup.directory),
         .string("backup.time", \.backup.time),

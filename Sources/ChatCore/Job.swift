@@ -169,7 +169,8 @@ public protocol JobRepository: Sendable {
 
     func jobs(queue: String?, state: JobState?, limit: Int) async throws -> [JobRecord]
     func job(_ id: Int64) async throws -> JobRecord?
-    /// Makes a dead job ready again with a fresh count of attempts; false when there is no dead job with that id.
+    /// Makes a dead job ready again with a fresh count of attempts, or a job waiting for its time (a retry backing
+    /// off, a scheduled job) due now; false when no job with that id is dead or waiting.
     func retry(_ id: Int64, now: Millis) async throws -> Bool
     /// Deletes dead jobs (of one queue, or all); returns how many.
     func purgeDead(queue: String?) async throws -> Int

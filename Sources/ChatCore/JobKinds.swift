@@ -2,8 +2,11 @@
 /// runs in the background.
 extension Job {
     public enum Kind {
-        /// Tell the members of a conversation who are not connected about a new message (push, later).
+        /// Tell the members of a conversation who are not connected about a new message: decide who, record it,
+        /// and enqueue the pushes to their devices.
         public static let notifyMessage = "notify.message"
+        /// Send one batch of push notifications to devices' vendors (FCM, APNs, Web Push).
+        public static let pushDeliver = "push.deliver"
         /// Make the display image, thumbnail and metadata of an upload.
         public static let mediaProcess = "media.process"
         /// The daily lifecycle pass: media, deleted messages' remains, old notifications.
@@ -64,28 +67,8 @@ public struct Notification: Sendable, Equatable, Codable {
     }
 }
 
-/// Who should hear of a message, and what they would read.
-public struct NotificationDraft: Sendable, Equatable {
-    /// Members other than the sender who have not muted the conversation.
-    public var recipients: [UserID]
-    public var title: String
-    public var body: String
-
-    public init(recipients: [UserID], title: String, body: String) {
-        self.recipients = recipients
-        self.title = title
-        self.body = body
-    }
-}
-
-/// Notifications in the store: the notify job's input and its record.
+/// The notifications the notify jobs recorded (`PushRepository.fanOut` records them).
 public protocol NotificationRepository: Sendable {
-    /// The draft of a message's notification; nil when the message was deleted before the job ran.
-    func draft(message: MessageID) async throws -> NotificationDraft?
-    /// Records the notifications and finishes the job that made them, in one transaction; a second run for the same
-    /// message records nothing new. Returns how many were new.
-    @discardableResult
-    func record(_ notifications: [Notification], completing lease: JobLease) async throws -> Int
     /// A user's latest notifications, newest first.
     func notifications(for user: UserID, limit: Int) async throws -> [Notification]
     /// Deletes notifications recorded before `before`; returns how many.

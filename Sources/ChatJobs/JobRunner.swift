@@ -214,7 +214,8 @@ public final class JobRunner: Service, JobPublisher, Sendable {
         try await repository.job(id)
     }
 
-    /// Gives a dead job a fresh set of attempts; false when no dead job has that id.
+    /// Gives a dead job a fresh set of attempts, or runs a waiting one now; false when no job with that id is dead or
+    /// waiting.
     public func retry(_ id: Int64) async throws -> Bool {
         try await repository.retry(id, now: clock())
     }

@@ -2,6 +2,7 @@ import ChatConfiguration
 import ChatCore
 import ChatJobs
 import ChatMedia
+import ChatPush
 import ChatRealtime
 import Crypto
 import Foundation
@@ -46,6 +47,15 @@ public func buildApplication(
         metrics.time("chatd_store_commit_duration_seconds", [], duration)
         metrics.record("chatd_store_commit_batch_size", [], writes)
     }
+    services.pushSender.observe { platform, outcome, duration in
+        let provider = ("provider", platform.rawValue)
+        if outcome == .delivered {
+            metrics.count("chatd_push_sent_total", [provider])
+        } else {
+            metrics.count("chatd_push_failed_total", [provider, ("reason", outcome.metricReason)])
+        }
+        metrics.time("chatd_push_duration_seconds", [provider], duration)
+    }
     gateway.stats.observeFanout { metrics.time("chatd_fanout_duration_seconds", [], $0) }
     gateway.stats.observeSessions { [usage = services.usage] length in
         usage.add(UsageCounts(sessions: 1, sessionSeconds: length.components.seconds))
@@ -84,7 +94,10 @@ public func buildApplication(
             // After a restart thousands of clients reconnect at once; a short accept queue would drop their SYNs
             // and cost each a second (the kernel caps it at net.core.somaxconn).
             backlog: 4096),
-        services: [StoreService(store: services.store), jobs, maintenance, RealtimeHousekeeping(gateway: gateway)]
+        services: [
+            StoreService(store: services.store), services.pushSender, jobs, maintenance,
+            RealtimeHousekeeping(gateway: gateway),
+        ]
             + extra + [admin],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.server.port
@@ -101,7 +114,12 @@ func makeJobRunner(_ services: ChatServices, gateway: RealtimeGateway, metrics: 
     let zone = TimeZone(identifier: config.timeZone) ?? .gmt
     let handlers: [String: any JobHandler] = [
         Job.Kind.notifyMessage: NotifyHandler(
-            notifications: services.notifications, connected: { gateway.connectedUsers(among: $0) }),
+            push: services.push, connected: { gateway.connectedUsers(among: $0) },
+            preview: PushPreview(rawValue: services.config.push.preview) ?? .full),
+        Job.Kind.pushDeliver: PushDeliveryHandler(
+            push: services.push, sender: services.pushSender,
+            policy: config.queues[Job.Queue.notify] ?? QueuePolicy.defaults[Job.Queue.notify]!,
+            clock: Clock.nowMillis, random: { Double.random(in: 0..<1) }),
         Job.Kind.mediaProcess: {
             var processing = MediaProcessing(
                 library: services.media, store: services.mediaStore,
@@ -150,6 +168,7 @@ func makeRouter(
     ConversationRoutes(services: services).register(on: api)
     MessageRoutes(services: services).register(on: api)
     SyncRoutes(services: services).register(on: api)
+    PushRoutes(services: services).register(on: api)
     let media = MediaRoutes(services: services)
     media.register(on: api)
     media.registerSigned(on: router)

@@ -24,6 +24,9 @@ struct ChatServices: Sendable {
     /// The durable job queue, and the notifications its notify jobs record.
     let jobs: any JobRepository
     let notifications: any NotificationRepository
+    /// Devices' push targets and users' push settings, and the vendors the notify jobs send through.
+    let push: any PushRepository
+    let pushSender: PushSender
     /// Uploads and downloads, and what processing needs: the media rows, ffprobe/ffmpeg when installed.
     let media: MediaLibrary
     let mediaStore: any MediaRepository

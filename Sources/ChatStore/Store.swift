@@ -17,6 +17,7 @@ public final class Store: StoreMaintenance {
     public let events: SQLiteEventLog
     public let jobs: SQLiteJobs
     public let notifications: SQLiteNotifications
+    public let push: SQLitePush
     public let media: SQLiteMedia
     public let usage: SQLiteUsage
 
@@ -35,6 +36,7 @@ public final class Store: StoreMaintenance {
         events = SQLiteEventLog(database: database)
         jobs = SQLiteJobs(database: database)
         notifications = SQLiteNotifications(database: database)
+        push = SQLitePush(database: database)
         media = SQLiteMedia(database: database)
         usage = SQLiteUsage(database: database)
     }

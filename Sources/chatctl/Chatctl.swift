@@ -19,7 +19,7 @@ struct Chatctl: AsyncParsableCommand {
         subcommands: [
             StatusCommand.self, CheckCommand.self, UserCommand.self, SessionsCommand.self, ConversationCommand.self, MessageCommand.self,
             JobsCommand.self, MediaCommand.self, ConfigCommand.self, ReloadCommand.self, CertCommand.self,
-            BackupCommand.self, RestoreCommand.self, StatsCommand.self,
+            BackupCommand.self, RestoreCommand.self, StatsCommand.self, PushCommand.self,
             VersionCommand.self,
         ])
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChatAdmin
 import ChatConfiguration
+import ChatPush
 import ChatStore
 import Foundation
 import ChatTLS
@@ -47,6 +48,7 @@ struct CheckCommand: AsyncParsableCommand {
         checkCertificate(config, add)
         checkBackups(config, add)
         checkTools(add)
+        checkPush(config.push, add)
         await checkDaemon(config, add)
         try finish(findings)
     }
@@ -167,6 +169,41 @@ struct CheckCommand: AsyncParsableCommand {
             found ? "ffprobe and ffmpeg found: videos get metadata and a poster"
                 : "ffmpeg is not installed: videos are stored as plain attachments",
             found ? "" : "apt install ffmpeg, then restart chatd")
+    }
+
+    /// Each configured vendor's credentials, read and parsed as chatd will (nothing is sent; `chatctl push test`
+    /// sends).
+    private func checkPush(_ config: PushConfiguration, _ add: (String, Finding.Level, String, String) -> Void) {
+        let credentials = PushCredentials.load(config)
+        if credentials.fcm == nil, credentials.apns == nil, credentials.webPush == nil {
+            return add("push", .ok, "off: no vendor configured ([push.fcm], [push.apns], [push.webpush])", "")
+        }
+        if !config.caFile.isEmpty, !FileManager.default.isReadableFile(atPath: config.caFile) {
+            add("push", .problem, "push.ca_file \(config.caFile) cannot be read", "fix the path or its permissions")
+        }
+        switch credentials.fcm {
+        case .success(let account)?:
+            add("push fcm", .ok,
+                "service account \(account.clientEmail) of project \(account.projectId), RSA \(account.key.keySizeInBits)-bit key \(account.privateKeyId)",
+                "")
+        case .failure(let error)?:
+            add("push fcm", .problem, error.description, "download a new key (Firebase console → Project settings → Service accounts)")
+        case nil: break
+        }
+        switch credentials.apns {
+        case .success(let key)?:
+            add("push apns", .ok, "P-256 key \(key.keyId) of team \(key.teamId)", "")
+        case .failure(let error)?:
+            add("push apns", .problem, error.description, "use the AuthKey_<key id>.p8 file, its key id and the team id from Apple's developer account")
+        case nil: break
+        }
+        switch credentials.webPush {
+        case .success(let key)?:
+            add("push webpush", .ok, "VAPID public key \(key.publicKey), subject \(key.subject)", "")
+        case .failure(let error)?:
+            add("push webpush", .problem, error.description, "chatctl push vapid-keys makes a key pair")
+        case nil: break
+        }
     }
 
     private func checkDaemon(_ config: ChatConfig, _ add: (String, Finding.Level, String, String) -> Void) async {

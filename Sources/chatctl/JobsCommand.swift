@@ -71,9 +71,10 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     struct Retry: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Give a dead job a fresh set of attempts.")
+        static let configuration = CommandConfiguration(
+            abstract: "Give a dead job a fresh set of attempts, or run a job waiting for its time (a retry) now.")
         @OptionGroup var daemon: DaemonOptions
-        @Argument(help: "The dead job's id.") var id: Int64
+        @Argument(help: "The job's id.") var id: Int64
 
         func run() async throws {
             try await chatctl.run {

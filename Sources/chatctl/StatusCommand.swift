@@ -36,6 +36,17 @@ struct StatusCommand: AsyncParsableCommand {
                     "\(queue.failedAttempts)", queue.depth.paused ? "paused" : "running",
                 ]
             })
+        if report.push.contains(where: { $0.state != "off" }) {
+            print("")
+            Output.table(
+                ["PUSH", "STATE", "SINCE", "SENT", "FAILED", "REASON"],
+                report.push.map { provider in
+                    [
+                        provider.platform, provider.state, provider.since.map(Output.time) ?? "-", "\(provider.sent)",
+                        "\(provider.failed)", provider.reason ?? "",
+                    ]
+                })
+        }
         if !report.alerts.isEmpty {
             print("")
             print("ALERTS FIRING: \(report.alerts.joined(separator: ", "))")

@@ -45,3 +45,4 @@ struct AdminMediaRoutes {
 
 extension MediaReport: ResponseEncodable {}
 extension CleanupReport: ResponseEncodable {}
+extension PushTestReport: ResponseEncodable {}

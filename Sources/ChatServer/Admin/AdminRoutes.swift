@@ -35,14 +35,18 @@ struct AdminRoutes {
         let today = try await services.store.messageCount(since: services.usage.calendar.day(of: now).startsAt)
         let firing = alerts.firing
         let process = ProcessFigures.now()
+        let push = services.pushSender.report()
         return StatusReport(
             version: ChatdVersion.current, startedAt: startedAt, uptimeSeconds: (now - startedAt) / 1000,
             connections: gateway.openConnections, usersOnline: gateway.usersOnline, messagesToday: today,
             queues: queues, disk: disk, walBytes: sizes.wal, databaseBytes: sizes.database,
             warnings: Self.warnings(disk: disk, queues: queues, warningPercent: services.settings.current.operations.diskWarningPercent)
-                + firing.filter { !["disk_full", "jobs_failed"].contains($0.name) }.map(\.summary),
+                + firing.filter { !["disk_full", "jobs_failed"].contains($0.name) }.map(\.summary)
+                + push.filter { $0.state == "failing" }.map {
+                    "push to \($0.platform) is failing (\($0.reason ?? "")): fix [push.\($0.platform)] and restart chatd"
+                },
             alerts: firing.map(\.name), openFiles: process.openFiles, maxOpenFiles: process.maxFiles,
-            imageLoadersRestricted: ImageProcessor.loadersRestricted)
+            imageLoadersRestricted: ImageProcessor.loadersRestricted, push: push)
     }
 
     /// What an operator should look at now, each with what to do about it.
@@ -92,7 +96,7 @@ struct AdminRoutes {
     @Sendable func retryJob(_ request: Request, context: ChatRequestContext) async throws -> JobResponse {
         let id = try context.parameters.id("id", "job")
         guard try await jobs.retry(id), let job = try await jobs.job(id) else {
-            throw ChatError(.conflict, "job \(id) is not dead (only dead jobs are retried), or does not exist")
+            throw ChatError(.conflict, "job \(id) is neither dead nor waiting for its time (running or due jobs run anyway), or does not exist")
         }
         return JobResponse(job: job)
     }

@@ -20,6 +20,13 @@ struct AdminUserRoutes {
         router.post("v1/users/{user}/kick", use: kick)
         router.post("v1/users/{user}/delete", use: delete)
         router.post("v1/users/{user}/role", use: setRole)
+        router.post("v1/users/{user}/push-test", use: pushTest)
+    }
+
+    /// `chatctl push test`: a notification to each of the user's targets, with each vendor's answer.
+    @Sendable func pushTest(_ request: Request, context: ChatRequestContext) async throws -> PushTestReport {
+        let user = try await resolve(context)
+        return try await PushService(store: services.push, sender: services.pushSender).test(user: user)
     }
 
     struct Deletion: Decodable {

@@ -1,4 +1,5 @@
 import ChatConfiguration
+import ChatCore
 import Crypto
 import Foundation
 

@@ -82,15 +82,6 @@ extension JWTKeyCollection {
     }
 }
 
-extension Data {
-    func base64URLEncoded() -> String {
-        base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-}
-
 /// The header of a JWT, read before verification so only allow-listed algorithms are ever tried.
 struct JWTHeaderPeek: Decodable {
     var alg: String?

@@ -1,28 +1,72 @@
 import ChatCore
 import ChatJobs
+import ChatPush
 import Foundation
 
-/// `notify.message`: the members of a conversation who were not connected when a message arrived get a
-/// notification (its title and the start of its text). Push delivery will send them; until then they are recorded,
-/// with the job finished in the same transaction, so a retried job records nothing twice.
+/// `notify.message`: decides who hears of a new message by push (`PushAudience`: not connected, not muted unless
+/// mentioned, not blocking the sender, not superseded by a later message), records their notifications, and
+/// enqueues the deliveries to their devices in `push.deliver` batches — all in the transaction that finishes the
+/// job, so a retried job records and enqueues nothing twice.
 struct NotifyHandler: JobHandler {
-    let notifications: any NotificationRepository
-    /// Of some users, those connected now (they see the message live and get no notification).
+    let push: any PushRepository
+    /// Of some users, those connected now (they see the message live and get no push).
     let connected: @Sendable ([UserID]) -> Set<UserID>
+    let preview: PushPreview
 
     func run(_ job: LeasedJob) async throws {
         let payload = try ChatJSON.decoder().decode(NotifyMessagePayload.self, from: Data(job.payload.utf8))
         // A message deleted before its job ran notifies nobody.
-        guard let draft = try await notifications.draft(message: payload.messageId) else {
-            try await notifications.record([], completing: job.lease)
+        guard let input = try await push.audience(message: payload.messageId) else {
+            try await push.fanOut([], deliveries: [], completing: job.lease)
             return
         }
-        let online = connected(draft.recipients)
-        let list = draft.recipients.filter { !online.contains($0) }.map {
-            Notification(
-                userId: $0, conversationId: payload.conversationId, messageId: payload.messageId, title: draft.title,
-                body: draft.body)
+        let audience = PushAudience(input, online: connected(input.candidates.map(\.userId)), preview: preview)
+        let notifications = audience.recipients.map {
+            ChatCore.Notification(
+                userId: $0.userId, conversationId: payload.conversationId, messageId: payload.messageId,
+                title: $0.content.title, body: $0.content.body)
         }
-        try await notifications.record(list, completing: job.lease)
+        try await push.fanOut(notifications, deliveries: PushBatch.jobs(for: audience.recipients), completing: job.lease)
+    }
+}
+
+/// `push.deliver`: sends a batch of notifications, several at a time, then removes the targets vendors reported
+/// gone and enqueues what may be retried (after the backoff or the vendor's `Retry-After`), in the transaction that
+/// finishes the job. A batch that runs twice (its worker died after sending) sends twice; the collapse key makes
+/// the device show one.
+struct PushDeliveryHandler: JobHandler {
+    let push: any PushRepository
+    let sender: PushSender
+    /// The notify queue's policy: how many attempts a notification gets and the backoff between them.
+    let policy: QueuePolicy
+    let clock: @Sendable () -> Millis
+    let random: @Sendable () -> Double
+    /// Sends of one batch in flight at once.
+    static let inFlight = 32
+
+    func run(_ job: LeasedJob) async throws {
+        let batch = try ChatJSON.decoder().decode(PushBatch.self, from: Data(job.payload.utf8))
+        let targets = Dictionary(
+            uniqueKeysWithValues: try await push.targets(ids: batch.items.map(\.targetId)).map { ($0.id, $0) })
+        // A target removed since the batch was made (logout, a vendor's answer), or moved to another user, is skipped.
+        let items = batch.items.filter { targets[$0.targetId]?.userId == $0.userId }
+        let outcomes = await withTaskGroup(of: (PushBatch.Item, PushOutcome).self) { group in
+            var outcomes: [(item: PushBatch.Item, outcome: PushOutcome)] = []
+            var next = items.makeIterator()
+            func start() {
+                guard let item = next.next(), let target = targets[item.targetId] else { return }
+                group.addTask { (item, await sender.send(item.content, to: target).outcome) }
+            }
+            for _ in 0..<Self.inFlight { start() }
+            while let result = await group.next() {
+                outcomes.append(result)
+                start()
+            }
+            return outcomes
+        }
+        let now = clock()
+        let settlement = batch.settle(
+            outcomes, now: now, backoffUntil: policy.retryAt(afterAttempt: batch.attempt, now: now, random: random()))
+        try await push.settle(removing: settlement.removeTargets, retry: settlement.retry, completing: job.lease)
     }
 }

@@ -37,6 +37,9 @@ enum Migrations {
         migrator.registerMigration("v6: daily usage, server roles, deleted accounts") { db in
             try db.execute(sql: v6)
         }
+        migrator.registerMigration("v7: push targets") { db in
+            try db.execute(sql: v7)
+        }
         return migrator
     }
 
@@ -338,5 +341,41 @@ enum Migrations {
         ) WITHOUT ROWID;
         ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'member' CHECK (role IN ('member', 'moderator'));
         ALTER TABLE users ADD COLUMN deleted_at INTEGER;
+        """
+
+    /// Where devices receive push notifications (`SQLitePush`), and a user's choice about mentions in muted
+    /// conversations.
+    static let v7 = """
+        -- AUTOINCREMENT: a delivery queued for a removed target never reaches a later target given its id.
+        CREATE TABLE push_targets (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            -- The device (login session) that registered it: one each. NULL for tokens of the app's backend.
+            session_id INTEGER UNIQUE REFERENCES sessions(id) ON DELETE CASCADE,
+            platform TEXT NOT NULL CHECK (platform IN ('fcm', 'apns', 'webpush')),
+            -- The FCM registration token, the APNs device token, or the Web Push endpoint.
+            token TEXT NOT NULL,
+            -- APNs: the app's bundle id, and whether the token is Apple's sandbox's.
+            topic TEXT,
+            sandbox INTEGER NOT NULL DEFAULT 0,
+            -- Web Push: the subscription's public key and auth secret.
+            p256dh BLOB,
+            auth BLOB,
+            created_at INTEGER NOT NULL,
+            UNIQUE (platform, token),
+            CHECK (platform <> 'apns' OR topic IS NOT NULL),
+            CHECK (platform <> 'webpush' OR (length(p256dh) = 65 AND length(auth) = 16))
+        );
+        CREATE INDEX push_targets_by_user ON push_targets(user_id);
+
+        -- A session that ends takes its device's target with it: logout, a refresh token reused, a new password,
+        -- a disabled account.
+        CREATE TRIGGER push_targets_of_ended_sessions AFTER UPDATE OF revoked_at ON sessions
+        WHEN NEW.revoked_at IS NOT NULL
+        BEGIN
+            DELETE FROM push_targets WHERE session_id = NEW.id;
+        END;
+
+        ALTER TABLE users ADD COLUMN mentions_break_mute INTEGER NOT NULL DEFAULT 1;
         """
 }

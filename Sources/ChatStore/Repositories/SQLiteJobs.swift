@@ -131,9 +131,11 @@ public struct SQLiteJobs: JobRepository {
                 let row = try Row.fetchOne(
                     context.db,
                     sql: """
-                        UPDATE jobs SET state = 'ready', attempts = 0, available_at = ?
-                        WHERE id = ? AND state = 'dead' RETURNING kind, queue, key, payload
-                        """, arguments: [now, id])
+                        UPDATE jobs SET attempts = CASE state WHEN 'dead' THEN 0 ELSE attempts END,
+                            state = 'ready', available_at = ?
+                        WHERE id = ? AND (state = 'dead' OR (state = 'ready' AND available_at > ?))
+                        RETURNING kind, queue, key, payload
+                        """, arguments: [now, id, now])
             else { return false }
             context.announce(Job(kind: row[0], queue: row[1], key: row[2], payload: row[3]))
             return true

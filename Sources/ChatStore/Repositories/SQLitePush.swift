@@ -1,0 +1,186 @@
+import ChatCore
+import Foundation
+import GRDB
+
+/// Push targets on SQLite, users' push settings, and what the notify jobs read and write.
+public struct SQLitePush: PushRepository {
+    let database: StoreDatabase
+    /// Targets a user may hold without a session (tokens of the app's backend): the oldest go beyond this.
+    static let maxSessionlessTargets = 20
+
+    public func register(_ registration: PushTargetRegistration, user: UserID, session: SessionID?, now: Millis)
+        async throws -> PushTarget
+    {
+        try await database.write { context in
+            let db = context.db
+            // The token moves to this device; the device's earlier target gives way to it.
+            try db.execute(
+                sql: "DELETE FROM push_targets WHERE platform = ? AND token = ?",
+                arguments: [registration.platform.rawValue, registration.token])
+            if let session {
+                try db.execute(sql: "DELETE FROM push_targets WHERE session_id = ?", arguments: [session])
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO push_targets (user_id, session_id, platform, token, topic, sandbox, p256dh, auth, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    user, session, registration.platform.rawValue, registration.token, registration.topic,
+                    registration.sandbox, registration.p256dh, registration.auth, now,
+                ])
+            let id = db.lastInsertedRowID
+            if session == nil {
+                try db.execute(
+                    sql: """
+                        DELETE FROM push_targets WHERE id IN (
+                            SELECT id FROM push_targets WHERE user_id = ? AND session_id IS NULL
+                            ORDER BY id DESC LIMIT -1 OFFSET ?)
+                        """, arguments: [user, Self.maxSessionlessTargets])
+            }
+            return PushTarget(
+                id: id, userId: user, sessionId: session, platform: registration.platform, token: registration.token,
+                topic: registration.topic, sandbox: registration.sandbox, p256dh: registration.p256dh,
+                auth: registration.auth, createdAt: now)
+        }
+    }
+
+    public func targets(of user: UserID) async throws -> [PushTarget] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM push_targets WHERE user_id = ? ORDER BY id", arguments: [user])
+                .compactMap(Self.target)
+        }
+    }
+
+    public func targets(ids: [Int64]) async throws -> [PushTarget] {
+        guard !ids.isEmpty else { return [] }
+        return try await database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT \(Self.columns) FROM push_targets WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ","))) ORDER BY id",
+                arguments: StatementArguments(ids)
+            ).compactMap(Self.target)
+        }
+    }
+
+    public func remove(target: Int64, user: UserID) async throws -> Bool {
+        try await database.write { context in
+            try context.db.execute(
+                sql: "DELETE FROM push_targets WHERE id = ? AND user_id = ?", arguments: [target, user])
+            return context.db.changesCount > 0
+        }
+    }
+
+    public func removeTarget(session: SessionID) async throws -> Bool {
+        try await database.write { context in
+            try context.db.execute(sql: "DELETE FROM push_targets WHERE session_id = ?", arguments: [session])
+            return context.db.changesCount > 0
+        }
+    }
+
+    public func settings(of user: UserID) async throws -> PushSettings {
+        try await database.read { db in
+            guard let breaks = try Bool.fetchOne(db, sql: "SELECT mentions_break_mute FROM users WHERE id = ?", arguments: [user])
+            else { throw ChatError.notFound("user") }
+            return PushSettings(mentionsBreakMute: breaks)
+        }
+    }
+
+    public func setSettings(_ settings: PushSettings, user: UserID) async throws {
+        try await database.write { context in
+            try context.db.execute(
+                sql: "UPDATE users SET mentions_break_mute = ? WHERE id = ?", arguments: [settings.mentionsBreakMute, user])
+        }
+    }
+
+    public func audience(message: MessageID) async throws -> PushAudienceInput? {
+        try await database.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT m.conversation_id, m.seq, m.sender_id, m.body, m.attachments, c.kind, c.title,
+                               u.display_name
+                        FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                        JOIN users u ON u.id = m.sender_id
+                        WHERE m.id = ? AND m.deleted_at IS NULL
+                        """, arguments: [message])
+            else { return nil }
+            let conversation: ConversationID = row[0]
+            let seq: Seq = row[1]
+            let sender: UserID = row[2]
+            let attachments: String? = row[4]
+            let pushMessage = PushMessage(
+                conversationId: conversation, messageId: message, seq: seq, senderId: sender, senderName: row[7],
+                isGroup: (row[5] as String) == "group", conversationTitle: row[6], text: (row[3] as String?) ?? "",
+                attachmentKind: attachments.map {
+                    $0.contains("\"kind\":\"image\"") ? "image" : $0.contains("\"kind\":\"video\"") ? "video" : "file"
+                })
+            var targets: [UserID: [PushTarget]] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.columns) FROM push_targets
+                    WHERE user_id IN (SELECT user_id FROM members WHERE conversation_id = ?) ORDER BY id
+                    """, arguments: [conversation])
+            {
+                if let target = Self.target(row) { targets[target.userId, default: []].append(target) }
+            }
+            let candidates = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT mb.user_id, u.handle, mb.muted, u.mentions_break_mute,
+                        EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = mb.user_id AND b.blocked_id = :sender),
+                        EXISTS (
+                            SELECT 1 FROM messages later
+                            WHERE later.conversation_id = :conversation AND later.seq > :seq
+                              AND later.sender_id <> mb.user_id AND later.deleted_at IS NULL),
+                        (SELECT COALESCE(SUM(c.last_seq - mine.last_read_seq), 0)
+                            FROM members mine JOIN conversations c ON c.id = mine.conversation_id
+                            WHERE mine.user_id = mb.user_id AND c.last_seq > mine.last_read_seq)
+                    FROM members mb JOIN users u ON u.id = mb.user_id
+                    WHERE mb.conversation_id = :conversation AND mb.user_id <> :sender
+                      AND u.disabled_at IS NULL AND u.deleted_at IS NULL
+                    ORDER BY mb.user_id
+                    """, arguments: ["conversation": conversation, "sender": sender, "seq": seq]
+            ).map { row in
+                let user: UserID = row[0]
+                return PushCandidate(
+                    userId: user, handle: row[1], muted: row[2], settings: PushSettings(mentionsBreakMute: row[3]),
+                    blockedSender: row[4], superseded: row[5], unread: row[6], targets: targets[user] ?? [])
+            }
+            return PushAudienceInput(message: pushMessage, candidates: candidates)
+        }
+    }
+
+    public func fanOut(_ notifications: [ChatCore.Notification], deliveries: [Job], completing lease: JobLease) async throws {
+        try await database.write { context in
+            let db = context.db
+            // A job whose lease ran out went to another attempt: that one records and enqueues, not this.
+            guard try SQLiteJobs.complete(db, lease) else { throw StoreError("the job's lease ended before it finished") }
+            try SQLiteNotifications.insert(notifications, db)
+            let now = Clock.nowMillis()
+            for job in deliveries { try context.enqueue(job, at: now) }
+        }
+    }
+
+    public func settle(removing targets: [Int64], retry: Job?, completing lease: JobLease) async throws {
+        try await database.write { context in
+            let db = context.db
+            guard try SQLiteJobs.complete(db, lease) else { throw StoreError("the job's lease ended before it finished") }
+            for id in targets {
+                try db.execute(sql: "DELETE FROM push_targets WHERE id = ?", arguments: [id])
+            }
+            if let retry { try context.enqueue(retry, at: Clock.nowMillis()) }
+        }
+    }
+
+    static let columns = "id, user_id, session_id, platform, token, topic, sandbox, p256dh, auth, created_at"
+
+    static func target(_ row: Row) -> PushTarget? {
+        guard let platform = PushPlatform(rawValue: row[3]) else { return nil }
+        return PushTarget(
+            id: row[0], userId: row[1], sessionId: row[2], platform: platform, token: row[4], topic: row[5],
+            sandbox: row[6], p256dh: row[7], auth: row[8], createdAt: row[9])
+    }
+}
