@@ -1,3 +1,4 @@
+import ChatCore
 import Synchronization
 
 /// What the gateway counts for `/metrics` and `chatctl stats`: frames each way, bytes sent, how long each fan-out of
@@ -8,26 +9,26 @@ public final class RealtimeStats: Sendable {
     public let framesSent = Atomic<Int>(0)
     /// Payload bytes of the frames sent.
     public let bytesSent = Atomic<Int>(0)
-    private let fanoutObserver = Mutex<(@Sendable (Duration) -> Void)?>(nil)
-    private let sessionObserver = Mutex<(@Sendable (Duration) -> Void)?>(nil)
+    private let fanoutObserver = ObserverSlot<Duration>()
+    private let sessionObserver = ObserverSlot<Duration>()
 
     public init() {}
 
     /// Set once at start-up by whoever exports the figures.
     public func observeFanout(_ observer: @escaping @Sendable (Duration) -> Void) {
-        fanoutObserver.withLock { $0 = observer }
+        fanoutObserver.set(observer)
     }
 
     /// Set once at start-up: told the length of each authenticated session when its socket closes.
     public func observeSessions(_ observer: @escaping @Sendable (Duration) -> Void) {
-        sessionObserver.withLock { $0 = observer }
+        sessionObserver.set(observer)
     }
 
     func sessionEnded(after duration: Duration) {
-        sessionObserver.withLock { $0 }?(duration)
+        sessionObserver(duration)
     }
 
     func fannedOut(in duration: Duration) {
-        fanoutObserver.withLock { $0 }?(duration)
+        fanoutObserver(duration)
     }
 }

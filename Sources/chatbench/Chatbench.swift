@@ -9,6 +9,7 @@ struct Chatbench: AsyncParsableCommand {
         abstract: "Benchmarks of chatd.",
         subcommands: [
             StoreScenario.self, BackupScenario.self, IdleScenario.self, DirectScenario.self, GroupScenario.self, ReconnectScenario.self,
-            SlowClientsScenario.self, FragmentsScenario.self, JobsScenario.self, MediaScenario.self, MixedScenario.self, WorkerCommand.self,
+            SlowClientsScenario.self, FragmentsScenario.self, JobsScenario.self, MediaScenario.self, MixedScenario.self, PushScenario.self,
+            WorkerCommand.self,
         ])
 }

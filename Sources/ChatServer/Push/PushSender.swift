@@ -35,7 +35,7 @@ final class PushSender: Service, Sendable {
     private let clientConfiguration: HTTPClient.Configuration
     private let client = Mutex<HTTPClient?>(nil)
     /// Called after each attempt (metrics).
-    private let observer = Mutex<(@Sendable (PushPlatform, PushOutcome, Duration) -> Void)?>(nil)
+    private let observer = ObserverSlot<(PushPlatform, PushOutcome, Duration)>()
     private let health: Mutex<[PushPlatform: ProviderHealth]>
     private let counts = Mutex<[PushPlatform: (sent: Int, failed: Int)]>([:])
     private let fcmToken = Mutex<FCMVendor.AccessToken?>(nil)
@@ -97,7 +97,7 @@ final class PushSender: Service, Sendable {
 
     /// Sets what hears of each attempt's platform, outcome and duration.
     func observe(_ body: @escaping @Sendable (PushPlatform, PushOutcome, Duration) -> Void) {
-        observer.withLock { $0 = body }
+        observer.set { body($0.0, $0.1, $0.2) }
     }
 
     /// The platforms devices may register targets for: those configured, whether or not they work right now.
@@ -180,7 +180,7 @@ final class PushSender: Service, Sendable {
                 "provider": "\(target.platform.rawValue)", "error": "\(reason)",
             ])
         }
-        observer.withLock { $0 }?(target.platform, attempt.outcome, ContinuousClock.now - started)
+        observer((target.platform, attempt.outcome, ContinuousClock.now - started))
         return attempt
     }
 

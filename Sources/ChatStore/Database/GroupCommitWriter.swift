@@ -32,10 +32,10 @@ final class GroupCommitWriter: Sendable {
     let committedTransactions = Atomic<Int>(0)
     let committedWrites = Atomic<Int>(0)
     /// Told of each commit: how long the transaction took (BEGIN to COMMIT's return) and how many writes it carried.
-    private let commitObserver = Mutex<(@Sendable (Duration, Int) -> Void)?>(nil)
+    private let commitObserver = ObserverSlot<(Duration, Int)>()
 
     func observeCommits(_ observer: @escaping @Sendable (Duration, Int) -> Void) {
-        commitObserver.withLock { $0 = observer }
+        commitObserver.set { observer($0.0, $0.1) }
     }
 
     struct Publishers {
@@ -185,7 +185,7 @@ final class GroupCommitWriter: Sendable {
             }
             committedTransactions.add(1, ordering: .relaxed)
             committedWrites.add(remaining.count, ordering: .relaxed)
-            commitObserver.withLock { $0 }?(started.duration(to: .now), remaining.count)
+            commitObserver((started.duration(to: .now), remaining.count))
             let publishers = publishers.withLock { $0 }
             if !events.isEmpty { publishers.events?.publish(events) }
             if !jobs.isEmpty { publishers.jobs?.publish(jobs) }

@@ -105,4 +105,40 @@ import Testing
         let good = try await ChatctlTests.chatctl(["check", "--json", "--config", try configFile(folder, tls)])
         #expect(levels(good)["tls"] == ["ok"])
     }
+
+    /// Push credentials are read and parsed as chatd will, without sending: what is wrong is named.
+    @Test func pushCredentials() async throws {
+        let folder = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let off = try await ChatctlTests.chatctl(["check", "--json", "--config", try configFile(folder)])
+        #expect(off.json["findings"].array.first { $0["check"].string == "push" }?["detail"].string?.hasPrefix("off") == true)
+
+        let pair = try await ChatctlTests.chatctl(["push", "vapid-keys", "--json"])
+        let privateKey = pair.json["private_key"].string ?? ""
+        #expect(pair.json["public_key"].string?.count == 87)
+        let serviceAccount = folder.appendingPathComponent("sa.json")
+        try Data(#"{"type":"authorized_user","client_id":"x"}"#.utf8).write(to: serviceAccount)
+        let file = try configFile(
+            folder,
+            """
+            [push.fcm]
+            service_account_file = "\(serviceAccount.path)"
+            [push.apns]
+            key_file = "\(folder.path)/missing.p8"
+            key_id = "ABCDE12345"
+            team_id = "TEAM123456"
+            [push.webpush]
+            vapid_private_key = "\(privateKey)"
+            subject = "mailto:ops@example.com"
+            """)
+        let report = try await ChatctlTests.chatctl(["check", "--json", "--config", file])
+        #expect(report.status == 1)
+        #expect(levels(report)["push fcm"] == ["problem"])
+        #expect(levels(report)["push apns"] == ["problem"])
+        #expect(levels(report)["push webpush"] == ["ok"])
+        let findings = report.json["findings"].array
+        #expect(findings.first { $0["check"].string == "push fcm" }?["detail"].string?.contains("service_account") == true)
+        #expect(findings.first { $0["check"].string == "push apns" }?["detail"].string?.contains("cannot read") == true)
+        #expect(findings.first { $0["check"].string == "push webpush" }?["detail"].string?.contains(pair.json["public_key"].string ?? "?") == true)
+    }
 }

@@ -27,13 +27,23 @@ import Testing
 
     /// Scrapes the text; returns each family's type and its sample lines.
     static func scrape(port: Int) async throws -> (types: [String: String], samples: [String]) {
-        // A connection of its own each time, as Prometheus scrapes: a pooled one may be closing as it is reused.
+        // A client and a connection of its own each time, as Prometheus scrapes: a connection of the shared pool
+        // (other tests use it at the same time) may be closing as it is reused.
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics")
         request.headers.add(name: "Connection", value: "close")
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let fetched: Result<(HTTPClientResponse, ByteBuffer), any Error>
+        do {
+            let response = try await client.execute(request, timeout: .seconds(10))
+            fetched = .success((response, try await response.body.collect(upTo: 1 << 22)))
+        } catch {
+            fetched = .failure(error)
+        }
+        try await client.shutdown()
+        let (response, body) = try fetched.get()
         #expect(response.status == .ok)
         #expect(response.headers["Content-Type"].first?.hasPrefix("text/plain; version=0.0.4") == true)
-        let text = String(buffer: try await response.body.collect(upTo: 1 << 22))
+        let text = String(buffer: body)
         var types: [String: String] = [:]
         var samples: [String] = []
         for line in text.split(separator: "\n") {

@@ -131,7 +131,8 @@ import Testing
 
     @Test func retryAfter503GoneOn410AndFailingOn401() async throws {
         let vendor = try await PushVendorStandIn(.webPush)
-        try await Self.withPushServer(vendor) { api, config, database in
+        let metricsPort = try freePort()
+        try await Self.withPushServer(vendor, { $0.metrics.port = metricsPort }) { api, config, database in
             let socket = try await adminSocket(config)
             let alice = try await api.register("alice")
             let bob = try await api.register("bob")
@@ -182,6 +183,18 @@ import Testing
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE kind = 'push.deliver'")
             }
             #expect(left == 0, "nothing retried forever")
+
+            // Each outcome is counted by provider and reason; every attempt is timed.
+            let samples = try await MetricsTests.scrape(port: metricsPort).samples
+            func value(_ prefix: String) -> Double? {
+                samples.first { $0.hasPrefix(prefix + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+            }
+            #expect(value(#"chatd_push_sent_total{provider="webpush"}"#) == 1)
+            #expect(value(#"chatd_push_failed_total{provider="webpush",reason="retry"}"#) == 1)
+            #expect(value(#"chatd_push_failed_total{provider="webpush",reason="target_gone"}"#) == 1)
+            #expect(value(#"chatd_push_failed_total{provider="webpush",reason="credentials"}"#) == 1)
+            #expect(value(#"chatd_push_failed_total{provider="webpush",reason="provider_failing"}"#) == 1)
+            #expect(value(#"chatd_push_duration_seconds_count{provider="webpush"}"#) == 5)
         }
     }
 
