@@ -54,10 +54,10 @@ struct PushRoutes {
                 return PushTargetRegistration(
                     platform: platform, token: token ?? "", topic: topic, sandbox: sandbox ?? false)
             }
-            guard let keys else { throw ChatError.invalid("keys: a Web Push subscription has keys.p256dh and keys.auth") }
-            guard let p256dh = Data(base64URLEncoded: keys.p256dh) else { throw ChatError.invalid("keys.p256dh is not base64url") }
-            guard let auth = Data(base64URLEncoded: keys.auth) else { throw ChatError.invalid("keys.auth is not base64url") }
-            return PushTargetRegistration(platform: .webpush, token: endpoint ?? "", p256dh: p256dh, auth: auth)
+            // Missing or undecodable keys are named by the registration's own checks, after the platform's.
+            return PushTargetRegistration(
+                platform: .webpush, token: endpoint ?? "", p256dh: keys.flatMap { Data(base64URLEncoded: $0.p256dh) },
+                auth: keys.flatMap { Data(base64URLEncoded: $0.auth) })
         }
     }
 
@@ -122,7 +122,7 @@ struct PushRoutes {
     }
 
     struct SettingsUpdate: Decodable {
-        var mentionsBreakMute: Bool?
+        var mentionsBreakMute: Bool
     }
 
     @Sendable func settings(_ request: Request, context: AuthenticatedContext) async throws -> SettingsResponse {
@@ -131,8 +131,7 @@ struct PushRoutes {
 
     @Sendable func updateSettings(_ request: Request, context: AuthenticatedContext) async throws -> SettingsResponse {
         let body = try await request.decodeJSON(SettingsUpdate.self, limit: services.maxBody)
-        var settings = try await push.settings(of: context.user)
-        if let breaks = body.mentionsBreakMute { settings.mentionsBreakMute = breaks }
+        let settings = PushSettings(mentionsBreakMute: body.mentionsBreakMute)
         try await push.setSettings(settings, user: context.user)
         return SettingsResponse(settings: settings)
     }

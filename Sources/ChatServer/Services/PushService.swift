@@ -12,12 +12,13 @@ struct PushService: Sendable {
 
     /// Registers the calling device's target (replacing the one it had).
     func register(_ registration: PushTargetRegistration, identity: Identity) async throws -> PushTarget {
-        let clean = try registration.validated()
-        guard sender.platforms.contains(clean.platform) else {
+        // A platform the server does not offer is refused whatever the body says: nothing else of it matters.
+        guard sender.platforms.contains(registration.platform) else {
             throw ChatError(
                 .conflict,
-                "\(clean.platform.rawValue) push is not configured on this server (GET /v1/push/config lists what is)")
+                "\(registration.platform.rawValue) push is not configured on this server (GET /v1/push/config lists what is)")
         }
+        let clean = try registration.validated()
         if clean.platform == .webpush, let key = clean.p256dh {
             guard (try? P256.KeyAgreement.PublicKey(x963Representation: key)) != nil else {
                 throw ChatError.invalid("keys.p256dh is not a point on the P-256 curve")
