@@ -102,6 +102,21 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // An HTTPS server on loopback with its own certificate, HTTP/2 or HTTP/1.1, that records and answers as it is
+        // told: the push vendors' stand-in in tests and the push service of `chatbench push`.
+        .target(
+            name: "ChatLoopback",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // The admin API's paths and bodies, shared by the daemon and chatctl.
         .target(name: "ChatAdmin", dependencies: ["ChatCore"]),
         // C library calls that Swift's Glibc module leaves out (malloc_trim).
@@ -199,13 +214,9 @@ let package = Package(
                 "ChatServer",
                 "ChatJobs",
                 "ChatPush",
+                "ChatLoopback",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -272,9 +283,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 "ChatPush",
+                "ChatLoopback",
             ]
         ),
     ]

@@ -1,12 +1,13 @@
 import ArgumentParser
 import ChatCore
+import ChatLoopback
 import ChatPush
 import Crypto
 import Foundation
 import Synchronization
 
 /// `chatbench push`: one message to a group whose `--members` other members are all offline, each with a Web Push
-/// subscription at a local push service (`PushSink`, HTTPS, HTTP/2). chatd decides the audience, records the
+/// subscription at a local push service (`LoopbackHTTPSServer`, HTTPS, HTTP/2, answering 201 at once). chatd decides the audience, records the
 /// notifications, enqueues the delivery batches, encrypts each payload to its subscription (RFC 8291) and signs
 /// for each push service (VAPID), and sends.
 ///
@@ -22,7 +23,8 @@ struct PushScenario: AsyncParsableCommand {
     @Option(help: "Messages sent, one at a time, each fanned out to every member.") var rounds = 3
 
     func run() async throws {
-        let sink = try await PushSink()
+        let sink = try await LoopbackHTTPSServer()
+        sink.answer { _ in LoopbackHTTPSServer.Response(status: 201) }
         let chatd = try ChatdProcess()
         defer { chatd.stop() }
         let keys = (0..<members).map { _ in P256.KeyAgreement.PrivateKey() }
@@ -41,13 +43,12 @@ struct PushScenario: AsyncParsableCommand {
             }
         }
         let group = conversation.withLock { $0 }
-        let certificate = chatd.root.appendingPathComponent("sink.pem")
-        try Data(sink.certificatePEM.utf8).write(to: certificate)
+        let certificate = try sink.writeCertificate(to: chatd.root)
         let vapid = VAPIDKey.generate()
         try await chatd.start(
             extra: """
                 [push]
-                ca_file = "\(certificate.path)"
+                ca_file = "\(certificate)"
                 [push.webpush]
                 vapid_private_key = "\(vapid.privateKey)"
                 subject = "mailto:bench@example.com"
@@ -81,8 +82,8 @@ struct PushScenario: AsyncParsableCommand {
             // Let the delivery jobs finish before reading chatd's CPU time.
             try await Task.sleep(for: .milliseconds(300))
             let cpu = Double(chatd.cpuNanoseconds - cpuBefore) / 1e3 / Double(members)
-            let last = Double((arrivals.map(\.at).max() ?? started) - started) / 1e9
-            let first = Double((arrivals.map(\.at).min() ?? started) - started) / 1e9
+            let last = Double((arrivals.map(\.arrivedAt).max() ?? started) - started) / 1e9
+            let first = Double((arrivals.map(\.arrivedAt).min() ?? started) - started) / 1e9
             try check(arrivals, keys: keys, secrets: secrets, text: text, badge: round)
             let rate = Double(members) / last
             rates.append(rate)
@@ -118,14 +119,14 @@ struct PushScenario: AsyncParsableCommand {
 
     /// One notification per member, each opening with its subscription's key to the round's message.
     private func check(
-        _ arrivals: [PushSink.Arrival], keys: [P256.KeyAgreement.PrivateKey], secrets: [Data], text: String, badge: Int
+        _ arrivals: [LoopbackHTTPSServer.Request], keys: [P256.KeyAgreement.PrivateKey], secrets: [Data], text: String, badge: Int
     ) throws {
         var seen = Set<Int>()
         for arrival in arrivals {
             guard let index = Int(arrival.path.split(separator: "/").last ?? ""), index < keys.count,
                 seen.insert(index).inserted
             else { throw BenchError("an unexpected or repeated notification to \(arrival.path)") }
-            guard arrival.authorization.hasPrefix("vapid t=") else { throw BenchError("no VAPID authorization") }
+            guard arrival.headers["authorization"]?.hasPrefix("vapid t=") == true else { throw BenchError("no VAPID authorization") }
             let plain = try WebPushEncryption.decrypt(arrival.body, privateKey: keys[index], auth: secrets[index])
             let content = try ChatJSON.decoder().decode(PushContent.self, from: plain)
             guard content.body.hasSuffix(text), content.badge == badge else {

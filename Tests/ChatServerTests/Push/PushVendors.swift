@@ -1,4 +1,5 @@
 import ChatCore
+import ChatLoopback
 import ChatPush
 import Crypto
 import Foundation
@@ -21,7 +22,7 @@ final class PushVendorStandIn: Sendable {
     }
 
     let kind: Kind
-    let server: VendorStandIn
+    let server: LoopbackHTTPSServer
     /// FCM: the service account's key; APNs: the `.p8` key.
     let rsaKey: _RSA.Signing.PrivateKey
     let apnsKey = P256.Signing.PrivateKey()
@@ -30,7 +31,7 @@ final class PushVendorStandIn: Sendable {
     struct State: Sendable {
         var accepted: [Accepted] = []
         var problems: [String] = []
-        var scripted: [VendorStandIn.Response] = []
+        var scripted: [LoopbackHTTPSServer.Response] = []
         var issuedTokens: Set<String> = []
         var grants = 0
         /// Web Push: each subscription's private key and auth secret, by path.
@@ -46,10 +47,10 @@ final class PushVendorStandIn: Sendable {
 
     init(_ kind: Kind) async throws {
         self.kind = kind
-        server = try await VendorStandIn(http2Only: kind == .apns)
+        server = try await LoopbackHTTPSServer(http2Only: kind == .apns)
         rsaKey = kind == .fcm ? try _RSA.Signing.PrivateKey(keySize: .bits2048) : VendorTestKeys.rsa
         let state = self.state
-        let verify: @Sendable (VendorStandIn.Request) -> VendorStandIn.Response
+        let verify: @Sendable (LoopbackHTTPSServer.Request) -> LoopbackHTTPSServer.Response
         switch kind {
         case .fcm: verify = { [rsaKey, server] in Self.fcm($0, key: rsaKey.publicKey, tokenURL: server.origin + "/token", state: state) }
         case .apns: verify = { [apnsKey] in Self.apns($0, key: apnsKey.publicKey, state: state) }
@@ -74,7 +75,7 @@ final class PushVendorStandIn: Sendable {
     var sends: Int { server.received.filter { $0.path != "/token" }.count }
 
     /// The next answers to sends, in order, before the vendor goes back to accepting.
-    func script(_ responses: VendorStandIn.Response...) {
+    func script(_ responses: LoopbackHTTPSServer.Response...) {
         state.withLock { $0.scripted += responses }
     }
 
@@ -125,7 +126,7 @@ final class PushVendorStandIn: Sendable {
 
     // MARK: What each vendor checks
 
-    private static func problem(_ state: Locked<State>, _ text: String) -> VendorStandIn.Response {
+    private static func problem(_ state: Locked<State>, _ text: String) -> LoopbackHTTPSServer.Response {
         state.withLock { $0.problems.append(text) }
         return .json(400, #"{"error":"\#(text)"}"#)
     }
@@ -140,8 +141,8 @@ final class PushVendorStandIn: Sendable {
     }
 
     private static func fcm(
-        _ request: VendorStandIn.Request, key: _RSA.Signing.PublicKey, tokenURL: String, state: Locked<State>
-    ) -> VendorStandIn.Response {
+        _ request: LoopbackHTTPSServer.Request, key: _RSA.Signing.PublicKey, tokenURL: String, state: Locked<State>
+    ) -> LoopbackHTTPSServer.Response {
         if request.path == "/token" {
             let form = Dictionary(
                 String(decoding: request.body, as: UTF8.self).split(separator: "&").map {
@@ -182,8 +183,8 @@ final class PushVendorStandIn: Sendable {
     }
 
     private static func apns(
-        _ request: VendorStandIn.Request, key: P256.Signing.PublicKey, state: Locked<State>
-    ) -> VendorStandIn.Response {
+        _ request: LoopbackHTTPSServer.Request, key: P256.Signing.PublicKey, state: Locked<State>
+    ) -> LoopbackHTTPSServer.Response {
         guard request.httpVersion == 2 else { return problem(state, "APNs takes HTTP/2 only") }
         let prefixes = ["/production/3/device/", "/sandbox/3/device/"]
         guard let prefix = prefixes.first(where: request.path.hasPrefix) else { return problem(state, "path \(request.path)") }
@@ -204,10 +205,10 @@ final class PushVendorStandIn: Sendable {
         let payload = JSON(data: request.body)
         guard payload["aps"]["alert"]["title"].string != nil else { return problem(state, "payload \(payload)") }
         state.withLock { $0.accepted.append(Accepted(to: device, payload: payload, headers: request.headers)) }
-        return VendorStandIn.Response(status: 200, headers: ["apns-id": UUID().uuidString])
+        return LoopbackHTTPSServer.Response(status: 200, headers: ["apns-id": UUID().uuidString])
     }
 
-    private static func webPush(_ request: VendorStandIn.Request, origin: String, state: Locked<State>) -> VendorStandIn.Response {
+    private static func webPush(_ request: LoopbackHTTPSServer.Request, origin: String, state: Locked<State>) -> LoopbackHTTPSServer.Response {
         guard let (key, auth) = state.withLock({ $0.subscriptions[request.path] }) else {
             return .json(404, "{}")
         }
@@ -237,7 +238,7 @@ final class PushVendorStandIn: Sendable {
         let payload = JSON(data: plain)
         guard request.headers["topic"] == payload["collapse_key"].string else { return problem(state, "topic") }
         state.withLock { $0.accepted.append(Accepted(to: request.path, payload: payload, headers: request.headers)) }
-        return VendorStandIn.Response(status: 201)
+        return LoopbackHTTPSServer.Response(status: 201)
     }
 }
 
