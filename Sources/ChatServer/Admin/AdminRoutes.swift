@@ -41,7 +41,7 @@ struct AdminRoutes {
             connections: gateway.openConnections, usersOnline: gateway.usersOnline, messagesToday: today,
             queues: queues, disk: disk, walBytes: sizes.wal, databaseBytes: sizes.database,
             warnings: Self.warnings(disk: disk, queues: queues, warningPercent: services.settings.current.operations.diskWarningPercent)
-                + firing.filter { !["disk_full", "jobs_failed"].contains($0.name) }.map(\.summary)
+                + firing.filter { !["disk_full", "jobs_failed", "push_failing"].contains($0.name) }.map(\.summary)
                 + push.filter { $0.state == "failing" }.map {
                     "push to \($0.platform) is failing (\($0.reason ?? "")): fix [push.\($0.platform)] and restart chatd"
                 },

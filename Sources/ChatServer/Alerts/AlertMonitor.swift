@@ -89,7 +89,10 @@ final class AlertMonitor: Service, Sendable {
             errorRatePercent: window.total > 0 ? Double(window.errors) / Double(window.total) * 100 : 0,
             requests: window.total, deadJobs: dead, lastBackupAt: backups.lastSuccessAt,
             backupsScheduled: !settings.backup.time.isEmpty, postCommandFailure: backups.postCommandFailure,
-            certificateDaysLeft: tls?.material.daysLeft(), now: Clock.nowMillis())
+            certificateDaysLeft: tls?.material.daysLeft(), now: Clock.nowMillis(),
+            failingPush: services.pushSender.report().filter { $0.state == "failing" }.map {
+                "\($0.platform) (\($0.reason ?? "failing"))"
+            })
     }
 
     /// Logs the notice and, with a webhook, POSTs `{"text": …}` (what Slack, Mattermost and Rocket.Chat take).

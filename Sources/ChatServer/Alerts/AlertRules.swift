@@ -19,6 +19,8 @@ struct AlertInputs: Sendable, Equatable {
     /// Days until the served certificate expires (nil: no TLS).
     var certificateDaysLeft: Int?
     var now: Millis
+    /// Push vendors whose credentials fail, each as "platform (reason)".
+    var failingPush: [String] = []
 }
 
 /// One rule's verdict.
@@ -29,7 +31,8 @@ struct Alert: Sendable, Equatable, Codable {
 
 /// The original design's CloudWatch alarms, as one function of the inputs: CPU > 80 %, memory > 85 %, disk > 80 %,
 /// error rate > 1 %, failed jobs, no successful backup in 26 h; and what chatd adds (a failing post-backup command,
-/// a certificate about to expire). Thresholds come from `[alerts]` and `[operations]`.
+/// a certificate about to expire, a push vendor refusing chatd's credentials). Thresholds come from `[alerts]` and
+/// `[operations]`.
 struct AlertRules: Sendable, Equatable {
     var cpuPercent = 80.0
     var memoryPercent = 85.0
@@ -42,7 +45,7 @@ struct AlertRules: Sendable, Equatable {
 
     static let names = [
         "cpu_high", "memory_high", "disk_full", "error_rate_high", "jobs_failed", "backup_missing",
-        "backup_command_failed", "certificate_expiring",
+        "backup_command_failed", "certificate_expiring", "push_failing",
     ]
 
     func evaluate(_ inputs: AlertInputs) -> [Alert] {
@@ -85,6 +88,12 @@ struct AlertRules: Sendable, Equatable {
         if let days = inputs.certificateDaysLeft, days < certificateDays {
             firing.append(
                 Alert(name: "certificate_expiring", summary: "the TLS certificate expires in \(days) day(s): renew it, then chatctl cert import"))
+        }
+        if !inputs.failingPush.isEmpty {
+            firing.append(
+                Alert(
+                    name: "push_failing",
+                    summary: "push notifications are not sent: \(inputs.failingPush.joined(separator: ", ")) refused chatd's credentials; fix [push] and restart chatd"))
         }
         return firing
     }

@@ -162,6 +162,7 @@ import Testing
             ("backup_missing", { $0.now = 1_000_000 + 27 * 3_600_000 }),
             ("backup_command_failed", { $0.postCommandFailure = "exit status 3" }),
             ("certificate_expiring", { $0.certificateDaysLeft = 5 }),
+            ("push_failing", { $0.failingPush = ["webpush (HTTP 401)"] }),
         ]
         for (name, change) in cases {
             #expect(rules.evaluate(Self.inputs(change)).map(\.name) == [name], "\(name)")

@@ -48,7 +48,7 @@ final class PushVendorStandIn: Sendable {
     init(_ kind: Kind) async throws {
         self.kind = kind
         server = try await LoopbackHTTPSServer(http2Only: kind == .apns)
-        rsaKey = kind == .fcm ? try _RSA.Signing.PrivateKey(keySize: .bits2048) : VendorTestKeys.rsa
+        rsaKey = VendorTestKeys.rsa
         let state = self.state
         let verify: @Sendable (LoopbackHTTPSServer.Request) -> LoopbackHTTPSServer.Response
         switch kind {
@@ -243,7 +243,7 @@ final class PushVendorStandIn: Sendable {
 }
 
 enum VendorTestKeys {
-    /// A key for stand-ins that need none (RSA key generation is slow).
+    /// The service account's key: one per test process (generating an RSA key takes a core for up to a second).
     static let rsa = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
 }
 
