@@ -190,6 +190,7 @@ extension ConfigKey {
         .string("push.apns.sandbox_url", \.push.apns.sandboxURL),
         .string("push.webpush.vapid_private_key", \.push.webPush.vapidPrivateKey),
         .string("push.webpush.subject", \.push.webPush.subject),
+        .string("push.webpush.allowed_hosts", \.push.webPush.allowedHosts),
         .string("admin.socket", \.admin.socket),
         .string("backup.directory", \.backup.directory),
         .string("backup.time", \.backup.time),

@@ -3,7 +3,7 @@
 public struct Job: Sendable, Equatable {
     /// What to do: the handler that runs it (`notify.message`, `media.process`, `cleanup.daily`).
     public var kind: String
-    /// The named queue (`notify`, `media`, `cleanup`): its concurrency, attempts and backoff.
+    /// The named queue (`notify`, `push`, `media`, `cleanup`): its concurrency, attempts and backoff.
     public var queue: String
     /// Jobs with the same key run one at a time, in the order they were enqueued (e.g. one upload's processing).
     public var key: String?

@@ -18,9 +18,11 @@ extension Job {
     public enum Queue {
         public static let media = "media"
         public static let notify = "notify"
+        /// Deliveries to the push vendors: their own queue, so a slow vendor never holds up the notify jobs.
+        public static let push = "push"
         public static let cleanup = "cleanup"
         /// The queues chatd runs, each with its own concurrency, attempts and backoff (`[jobs.<queue>]`).
-        public static let all = [media, notify, cleanup]
+        public static let all = [media, notify, push, cleanup]
     }
 
     /// The daily cleanup pass; keyed, so two passes never overlap.

@@ -44,12 +44,6 @@ public struct PushTarget: Sendable, Equatable, Codable {
         self.auth = auth
         self.createdAt = createdAt
     }
-
-    /// What a device registers: the target without the server's fields.
-    public var registration: PushTargetRegistration {
-        PushTargetRegistration(
-            platform: platform, token: token, topic: topic, sandbox: sandbox, p256dh: p256dh, auth: auth)
-    }
 }
 
 /// A device's request to receive notifications, checked for shape (`validated`). Whether the platform is enabled
@@ -213,7 +207,8 @@ public struct PushAudienceInput: Sendable, Equatable {
 /// Push targets and settings in the store, and the notify jobs' reads and writes.
 public protocol PushRepository: Sendable {
     /// Registers the device's target. A session keeps one: a new registration replaces its earlier one, and a token
-    /// registered before (by another session or user) moves to this one.
+    /// registered before (by another session or user) moves to this one. A session that has ended registers nothing
+    /// (`ChatError.unauthorized`).
     func register(_ registration: PushTargetRegistration, user: UserID, session: SessionID?, now: Millis)
         async throws -> PushTarget
     func targets(of user: UserID) async throws -> [PushTarget]
@@ -230,7 +225,9 @@ public protocol PushRepository: Sendable {
     /// Records the notifications, enqueues their deliveries and finishes the notify job, in one transaction: a
     /// second run of the job records and enqueues nothing.
     func fanOut(_ notifications: [Notification], deliveries: [Job], completing lease: JobLease) async throws
-    /// After a delivery attempt: removes the targets the vendor reported gone, enqueues the retry of what may be
+    /// Of some messages, those deleted (or gone) since their notifications were made: a delivery skips them.
+    func deletedMessages(among messages: [MessageID]) async throws -> Set<MessageID>
+    /// After a delivery attempt: removes the targets the vendor reported gone, enqueues the retries of what may be
     /// tried again, and finishes the job, in one transaction.
-    func settle(removing targets: [Int64], retry: Job?, completing lease: JobLease) async throws
+    func settle(removing targets: [Int64], retries: [Job], completing lease: JobLease) async throws
 }

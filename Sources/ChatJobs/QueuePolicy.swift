@@ -21,10 +21,12 @@ public struct QueuePolicy: Sendable, Equatable {
     }
 
     /// The original design's queues: images two at a time with three attempts, notifications five at a time with
-    /// five, cleanup alone.
+    /// five (deciding who is told, then delivering to the vendors), cleanup alone.
     public static let defaults: [String: QueuePolicy] = [
         Job.Queue.media: QueuePolicy(concurrency: 2, maxAttempts: 3, backoffSeconds: 5, leaseSeconds: 300),
         Job.Queue.notify: QueuePolicy(concurrency: 5, maxAttempts: 5, backoffSeconds: 2, leaseSeconds: 60),
+        // A batch stops starting sends after 30 s; a send and its token take at most 40 s more.
+        Job.Queue.push: QueuePolicy(concurrency: 5, maxAttempts: 5, backoffSeconds: 2, leaseSeconds: 120),
         Job.Queue.cleanup: QueuePolicy(concurrency: 1, maxAttempts: 3, backoffSeconds: 60, leaseSeconds: 3600),
     ]
 

@@ -78,7 +78,8 @@ public final class LoopbackHTTPSServer: Sendable {
 
     public init(http2Only: Bool = false) async throws {
         let key = P256.Signing.PrivateKey()
-        let name = try DistinguishedName { CommonName("chatd loopback service") }
+        // A name of its own: a trust store finds an issuer by its name, and several of these may be trusted at once.
+        let name = try DistinguishedName { CommonName("chatd loopback service \(UUID().uuidString)") }
         let certificate = try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
             notValidBefore: Date().addingTimeInterval(-3600), notValidAfter: Date().addingTimeInterval(7 * 86_400),

@@ -63,3 +63,57 @@ public struct ProviderHealth: Sendable, Equatable {
         }
     }
 }
+
+/// Every vendor's health: one per platform (whether its credentials load and are taken), and for Web Push one per
+/// push service, since each service judges the VAPID token on its own and one that refuses it (or a service that
+/// answers 401 for any reason) must not stop the notifications to the others.
+public struct PushHealth: Sendable, Equatable {
+    public enum Admission: Sendable, Equatable {
+        case admitted
+        case notConfigured
+        /// Failing, with the reason the vendor gave (or the credentials' problem).
+        case failing(String)
+    }
+
+    public private(set) var platforms: [PushPlatform: ProviderHealth]
+    /// Web Push services by origin, as they were first used.
+    public private(set) var services: [String: ProviderHealth] = [:]
+
+    /// `platforms` holds the configured platforms: healthy-unknown, or unusable from the start.
+    public init(platforms: [PushPlatform: ProviderHealth]) {
+        self.platforms = platforms
+    }
+
+    /// Which vendor a target's notifications go to: its platform, or its Web Push service's origin.
+    public static func vendor(of target: PushTarget) -> String {
+        target.platform == .webpush ? WebPushVendor.audience(of: target.token) ?? target.token : target.platform.rawValue
+    }
+
+    /// Whether a notification to `target` may go out now (a failing vendor lets one probe through per interval).
+    public mutating func admit(_ target: PushTarget, now: Millis) -> Admission {
+        guard var platform = platforms[target.platform] else { return .notConfigured }
+        if target.platform == .webpush, !platform.isFailing {
+            let origin = Self.vendor(of: target)
+            var service = services[origin] ?? ProviderHealth(probeInterval: platform.probeInterval)
+            defer { services[origin] = service }
+            return service.admit(now: now) ? .admitted : .failing(Self.reason(service))
+        }
+        defer { platforms[target.platform] = platform }
+        return platform.admit(now: now) ? .admitted : .failing(Self.reason(platform))
+    }
+
+    /// Records what a send's answer said about the credentials.
+    public mutating func record(_ outcome: PushOutcome, for target: PushTarget, now: Millis) {
+        if target.platform == .webpush {
+            services[Self.vendor(of: target), default: ProviderHealth()].record(outcome, now: now)
+            // A refusal is that service's; the platform's own state says the key itself works somewhere.
+            if case .credentialsRejected = outcome { return }
+        }
+        platforms[target.platform]?.record(outcome, now: now)
+    }
+
+    private static func reason(_ health: ProviderHealth) -> String {
+        if case .failing(let reason, _) = health.state { return reason }
+        return "failing"
+    }
+}

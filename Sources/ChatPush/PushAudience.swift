@@ -13,11 +13,10 @@ public struct PushAudience: Sendable, Equatable {
         case blocked
         /// A later message of the conversation notifies them instead (one notification for a burst).
         case superseded
-        /// They have no push target (the notification is still recorded).
-        case noTarget
     }
 
-    /// A member who is told of the message: the record of the notification, and its content for their targets.
+    /// A member who is told of the message: the record of the notification, and its content for their targets (none
+    /// when no device of theirs registered one: the notification is still recorded).
     public struct Recipient: Sendable, Equatable {
         public var userId: UserID
         public var content: PushContent
@@ -41,7 +40,6 @@ public struct PushAudience: Sendable, Equatable {
                 // A mention that broke through a mute is not superseded: the later message may not break it.
                 skipped[candidate.userId] = .superseded
             } else {
-                if candidate.targets.isEmpty { skipped[candidate.userId] = .noTarget }
                 recipients.append(
                     Recipient(
                         userId: candidate.userId,

@@ -32,49 +32,69 @@ public struct PushBatch: Sendable, Equatable, Codable {
     public static let maxRetryAfterSeconds = 3600
 
     /// The delivery jobs of the recipients' notifications, `size` targets each.
-    public static func jobs(for recipients: [PushAudience.Recipient]) -> [Job] {
+    public static func jobs(for recipients: [PushAudience.Recipient]) throws -> [Job] {
         let items = recipients.flatMap { recipient in
             recipient.targets.map { Item(targetId: $0.id, userId: recipient.userId, content: recipient.content) }
         }
-        return stride(from: 0, to: items.count, by: size).map {
-            PushBatch(items: Array(items[$0..<min($0 + size, items.count)])).job()
+        return try stride(from: 0, to: items.count, by: size).map {
+            try PushBatch(items: Array(items[$0..<min($0 + size, items.count)])).job()
         }
     }
 
-    public func job(runAt: Millis? = nil) -> Job {
-        let payload = (try? ChatJSON.encoder().encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return Job(kind: Job.Kind.pushDeliver, queue: Job.Queue.notify, payload: payload, runAt: runAt)
+    public func job(runAt: Millis? = nil) throws -> Job {
+        Job(
+            kind: Job.Kind.pushDeliver, queue: Job.Queue.push,
+            payload: String(decoding: try ChatJSON.encoder().encode(self), as: UTF8.self), runAt: runAt)
     }
 
-    /// What an attempt's outcomes call for: targets to remove, and a batch of what may be tried again.
+    /// One item's attempt: what the vendor said, and which vendor (a platform, or a Web Push service's origin).
+    public struct Attempt: Sendable, Equatable {
+        public var item: Item
+        public var outcome: PushOutcome
+        public var vendor: String
+
+        public init(item: Item, outcome: PushOutcome, vendor: String) {
+            self.item = item
+            self.outcome = outcome
+            self.vendor = vendor
+        }
+    }
+
+    /// What an attempt's outcomes call for: targets to remove, and the batches of what may be tried again.
     public struct Settlement: Sendable, Equatable {
         public var removeTargets: [Int64]
-        public var retry: Job?
+        public var retries: [Job]
     }
 
-    /// Targets reported gone are removed; what may be retried goes into the next attempt's batch, due after the
-    /// backoff (`backoffUntil`, nil when attempts are spent) or the vendors' `Retry-After`, whichever is later.
-    /// Everything else is done (delivered, or dropped for good).
-    public func settle(
-        _ outcomes: [(item: Item, outcome: PushOutcome)], now: Millis, backoffUntil: Millis?
-    ) -> Settlement {
-        var settlement = Settlement(removeTargets: [], retry: nil)
-        var again: [Item] = []
-        var retryAfter = 0
-        for (item, outcome) in outcomes {
-            switch outcome {
+    /// Targets reported gone are removed; what may be retried goes into the next attempt's batch — one per vendor,
+    /// due after the backoff (`backoffUntil`, nil when attempts are spent) or that vendor's `Retry-After`, whichever
+    /// is later. Items the attempt never started (`unsent`: its time ran out) go on in a batch of the same attempt,
+    /// due now. Everything else is done (delivered, or dropped for good).
+    public func settle(_ attempts: [Attempt], unsent: [Item] = [], now: Millis, backoffUntil: Millis?) throws -> Settlement {
+        var settlement = Settlement(removeTargets: [], retries: [])
+        var again: [String: (items: [Item], retryAfter: Int)] = [:]
+        for attempt in attempts {
+            switch attempt.outcome {
             case .targetGone:
-                settlement.removeTargets.append(item.targetId)
+                settlement.removeTargets.append(attempt.item.targetId)
             case .retry(let seconds, _):
-                again.append(item)
-                retryAfter = max(retryAfter, min(seconds ?? 0, Self.maxRetryAfterSeconds))
+                var vendor = again[attempt.vendor] ?? ([], 0)
+                vendor.items.append(attempt.item)
+                vendor.retryAfter = max(vendor.retryAfter, min(seconds ?? 0, Self.maxRetryAfterSeconds))
+                again[attempt.vendor] = vendor
             case .delivered, .rejected, .credentialsRejected, .providerUnavailable:
                 break
             }
         }
-        if !again.isEmpty, let backoffUntil {
-            let due = max(backoffUntil, now + Millis(retryAfter) * 1000)
-            settlement.retry = PushBatch(items: again, attempt: attempt + 1).job(runAt: due)
+        if let backoffUntil {
+            for vendor in again.keys.sorted() {
+                guard let (items, retryAfter) = again[vendor] else { continue }
+                let due = max(backoffUntil, now + Millis(retryAfter) * 1000)
+                settlement.retries.append(try PushBatch(items: items, attempt: attempt + 1).job(runAt: due))
+            }
+        }
+        if !unsent.isEmpty {
+            settlement.retries.append(try PushBatch(items: unsent, attempt: attempt).job())
         }
         return settlement
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The `[push]` configuration: what notifications show, and each vendor's credentials and address. A vendor with
 /// no credentials is off: devices cannot register targets for it.
 public struct PushConfiguration: Sendable, Equatable {
@@ -33,7 +35,18 @@ public struct PushConfiguration: Sendable, Equatable {
         public var vapidPrivateKey = ""
         /// Who push services contact about this server: a `mailto:` or `https:` URL.
         public var subject = ""
+        /// The push services subscriptions may name, comma-separated: a host, or a domain with its subdomains;
+        /// "*" for any.
+        public var allowedHosts = "fcm.googleapis.com, push.services.mozilla.com, web.push.apple.com, notify.windows.com"
         public var isConfigured: Bool { !vapidPrivateKey.isEmpty }
+
+        /// Whether a subscription's endpoint is at one of the allowed push services.
+        public func allows(endpoint: String) -> Bool {
+            let allowed = allowedHosts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            if allowed.contains("*") { return true }
+            guard let host = URL(string: endpoint)?.host?.lowercased() else { return false }
+            return allowed.contains { !$0.isEmpty && (host == $0 || host.hasSuffix("." + $0)) }
+        }
     }
 
     public var fcm = FCM()

@@ -95,6 +95,14 @@ public struct VAPIDKey: Sendable {
         guard subject.hasPrefix("mailto:") || subject.hasPrefix("https://") else {
             throw PushCredentialError("push.webpush.subject must be a mailto: or https: URL that push services can contact")
         }
+        // Apple's push service refuses a contact it cannot reach, and then every Safari notification fails.
+        let domain = (subject.hasPrefix("mailto:")
+            ? subject.split(separator: "@").last.map(String.init) ?? "" : URL(string: subject)?.host ?? "").lowercased()
+        guard domain.contains("."), !["localhost", "local", "invalid", "internal"].contains(where: {
+            domain == $0 || domain.hasSuffix("." + $0)
+        }) else {
+            throw PushCredentialError("push.webpush.subject \(subject) names no public domain; push services (Apple's) refuse it")
+        }
         self.subject = subject
     }
 
@@ -124,11 +132,14 @@ public struct PushCredentials: Sendable {
         self.webPush = webPush
     }
 
-    /// Reads the files the configuration names and parses every credential; nothing is sent.
+    /// Reads the files the configuration names and parses every credential, and checks the vendors' addresses;
+    /// nothing is sent.
     public static func load(_ config: PushConfiguration) -> PushCredentials {
         var credentials = PushCredentials()
         if config.fcm.isConfigured {
             credentials.fcm = Result {
+                try checkURL(config.fcm.url, "push.fcm.url")
+                if !config.fcm.tokenURL.isEmpty { try checkURL(config.fcm.tokenURL, "push.fcm.token_url") }
                 guard let data = FileManager.default.contents(atPath: config.fcm.serviceAccountFile) else {
                     throw PushCredentialError("cannot read push.fcm.service_account_file \(config.fcm.serviceAccountFile)")
                 }
@@ -137,6 +148,8 @@ public struct PushCredentials: Sendable {
         }
         if config.apns.isConfigured {
             credentials.apns = Result {
+                try checkURL(config.apns.url, "push.apns.url")
+                try checkURL(config.apns.sandboxURL, "push.apns.sandbox_url")
                 guard let data = FileManager.default.contents(atPath: config.apns.keyFile) else {
                     throw PushCredentialError("cannot read push.apns.key_file \(config.apns.keyFile)")
                 }
@@ -150,5 +163,12 @@ public struct PushCredentials: Sendable {
             }.mapError { $0 as? PushCredentialError ?? PushCredentialError("\($0)") }
         }
         return credentials
+    }
+
+    /// A vendor's address: an https URL with a host (http only for a relay on this machine).
+    static func checkURL(_ text: String, _ key: String) throws(PushCredentialError) {
+        guard let url = URL(string: text), let host = url.host, !host.isEmpty,
+            url.scheme == "https" || (url.scheme == "http" && ["127.0.0.1", "localhost", "::1"].contains(host))
+        else { throw PushCredentialError("\(key) must be an https URL, not \"\(text)\"") }
     }
 }

@@ -118,7 +118,7 @@ func makeJobRunner(_ services: ChatServices, gateway: RealtimeGateway, metrics: 
             preview: PushPreview(rawValue: services.config.push.preview) ?? .full),
         Job.Kind.pushDeliver: PushDeliveryHandler(
             push: services.push, sender: services.pushSender,
-            policy: config.queues[Job.Queue.notify] ?? QueuePolicy.defaults[Job.Queue.notify]!,
+            policy: config.queues[Job.Queue.push] ?? QueuePolicy.defaults[Job.Queue.push]!,
             clock: Clock.nowMillis, random: { Double.random(in: 0..<1) }),
         Job.Kind.mediaProcess: {
             var processing = MediaProcessing(

@@ -35,7 +35,7 @@ struct JobsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List jobs, oldest first.")
         @OptionGroup var daemon: DaemonOptions
-        @Option(help: "Only this queue (media, notify, cleanup).") var queue: String?
+        @Option(help: "Only this queue (media, notify, push, cleanup).") var queue: String?
         @Option(help: "Only jobs in this state (ready, running, dead).") var state: JobState?
         @Option(help: "At most this many.") var limit = 100
 

@@ -30,7 +30,8 @@ import Testing
         let audience = PushAudience(input, online: [3], preview: .full)
         #expect(audience.recipients.map(\.userId) == [2, 7])
         #expect(audience.recipients[0].targets == [Self.target(1, user: 2)])
-        #expect(audience.skipped == [3: .online, 4: .muted, 5: .blocked, 6: .superseded, 7: .noTarget])
+        #expect(audience.skipped == [3: .online, 4: .muted, 5: .blocked, 6: .superseded])
+        #expect(audience.recipients[1].targets.isEmpty, "told (and recorded) without a device to push to")
         let content = audience.recipients[0].content
         #expect(content.title == "Climbing")
         #expect(content.body == "Ann: see you at 6, @bob and @Carol.")
@@ -125,32 +126,44 @@ import Testing
     }
 
     @Test func settles() throws {
-        let batch = PushBatch(items: [Self.item(1), Self.item(2), Self.item(3), Self.item(4)], attempt: 2)
-        let settled = batch.settle(
+        let batch = PushBatch(items: (1...6).map(Self.item), attempt: 2)
+        func attempt(_ id: Int64, _ outcome: PushOutcome, _ vendor: String = "fcm") -> PushBatch.Attempt {
+            PushBatch.Attempt(item: Self.item(id), outcome: outcome, vendor: vendor)
+        }
+        let settled = try batch.settle(
             [
-                (Self.item(1), .delivered), (Self.item(2), .targetGone(reason: "410")),
-                (Self.item(3), .retry(afterSeconds: 120, reason: "503")), (Self.item(4), .rejected(reason: "413")),
-            ], now: 1_000_000, backoffUntil: 1_004_000)
+                attempt(1, .delivered), attempt(2, .targetGone(reason: "410")),
+                attempt(3, .retry(afterSeconds: 120, reason: "503")), attempt(4, .rejected(reason: "413")),
+                attempt(5, .retry(afterSeconds: nil, reason: "reset"), "https://push.example"),
+            ], unsent: [Self.item(6)], now: 1_000_000, backoffUntil: 1_004_000)
         #expect(settled.removeTargets == [2])
-        let retry = try #require(settled.retry)
-        #expect(retry.kind == "push.deliver" && retry.queue == "notify")
+        #expect(settled.retries.count == 3, "one retry per vendor, and the unsent items")
+        let retry = try #require(settled.retries.first)
+        #expect(retry.kind == "push.deliver" && retry.queue == "push")
         #expect(retry.runAt == Millis(1_120_000), "Retry-After is later than the backoff")
         let next = try ChatJSON.decoder().decode(PushBatch.self, from: Data(retry.payload.utf8))
         #expect(next == PushBatch(items: [Self.item(3)], attempt: 3))
 
-        let soon = batch.settle([(Self.item(3), .retry(afterSeconds: 1, reason: "429"))], now: 0, backoffUntil: 4000)
-        #expect(soon.retry?.runAt == Millis(4000), "the backoff is later than Retry-After")
-        let spent = batch.settle([(Self.item(3), .retry(afterSeconds: nil, reason: "503"))], now: 0, backoffUntil: nil)
-        #expect(spent.retry == nil && spent.removeTargets.isEmpty)
+        let other = try ChatJSON.decoder().decode(PushBatch.self, from: Data(settled.retries[1].payload.utf8))
+        #expect(other == PushBatch(items: [Self.item(5)], attempt: 3))
+        #expect(settled.retries[1].runAt == Millis(1_004_000), "another vendor's Retry-After does not hold it")
+        let carried = try ChatJSON.decoder().decode(PushBatch.self, from: Data(settled.retries[2].payload.utf8))
+        #expect(carried == PushBatch(items: [Self.item(6)], attempt: 2), "not sent is not an attempt")
+        #expect(settled.retries[2].runAt == nil)
+
+        let soon = try batch.settle([attempt(3, .retry(afterSeconds: 1, reason: "429"))], now: 0, backoffUntil: 4000)
+        #expect(soon.retries.first?.runAt == Millis(4000), "the backoff is later than Retry-After")
+        let spent = try batch.settle([attempt(3, .retry(afterSeconds: nil, reason: "503"))], now: 0, backoffUntil: nil)
+        #expect(spent.retries.isEmpty && spent.removeTargets.isEmpty)
     }
 
-    @Test func batchesOfFifty() {
+    @Test func batchesOfFifty() throws {
         let recipients = (1...3).map { user in
             PushAudience.Recipient(
                 userId: UserID(user), content: .test(badge: user),
                 targets: (0..<40).map { PushAudienceTests.target(Int64(user * 100 + $0), user: UserID(user)) })
         }
-        let jobs = PushBatch.jobs(for: recipients)
+        let jobs = try PushBatch.jobs(for: recipients)
         #expect(jobs.count == 3)
         let sizes = jobs.map { (try? ChatJSON.decoder().decode(PushBatch.self, from: Data($0.payload.utf8)))?.items.count }
         #expect(sizes == [50, 50, 20])

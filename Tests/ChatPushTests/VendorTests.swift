@@ -75,6 +75,8 @@ import _CryptoExtras
         #expect(answer(400, #"{"error":{"status":"INVALID_ARGUMENT","message":"The registration token is not a valid FCM registration token"}}"#).metricReason == "target_gone")
         #expect(answer(400, #"{"error":{"status":"INVALID_ARGUMENT","message":"Invalid JSON payload"}}"#).metricReason == "rejected")
         #expect(answer(401, #"{"error":{"status":"UNAUTHENTICATED"}}"#) == .credentialsRejected(reason: "UNAUTHENTICATED"))
+        #expect(answer(401, #"{"error":{"status":"UNAUTHENTICATED","details":[{"errorCode":"THIRD_PARTY_AUTH_ERROR"}]}}"#).metricReason == "rejected",
+            "an iOS or web token's own credentials, not the service account")
         #expect(answer(429, "", ["Retry-After": "30"]) == .retry(afterSeconds: 30, reason: "HTTP 429"))
         #expect(answer(503, #"{"error":{"status":"UNAVAILABLE"}}"#) == .retry(afterSeconds: nil, reason: "UNAVAILABLE"))
     }
@@ -121,6 +123,10 @@ import _CryptoExtras
         #expect(webPush.outcome(of: VendorResponse(status: 410), now: 0) == .targetGone(reason: "HTTP 410"))
         #expect(webPush.outcome(of: VendorResponse(status: 404), now: 0).metricReason == "target_gone")
         #expect(webPush.outcome(of: VendorResponse(status: 401), now: 0).metricReason == "credentials")
+        let apple = VendorResponse(status: 403, body: Data(#"{"reason":"BadJwtToken"}"#.utf8))
+        #expect(webPush.outcome(of: apple, now: 0).metricReason == "credentials", "Apple: the VAPID token")
+        let google = VendorResponse(status: 403, body: Data("the key in the authorization header does not correspond".utf8))
+        #expect(webPush.outcome(of: google, now: 0).metricReason == "target_gone", "subscribed with another key")
         #expect(webPush.outcome(of: VendorResponse(status: 413), now: 0).metricReason == "rejected")
         // An HTTP date 90 s after now.
         let now: Millis = 1_700_000_000_000
@@ -143,6 +149,9 @@ import _CryptoExtras
         #expect(throws: PushCredentialError.self) { try APNsSigningKey(pem: "garbage", keyId: "ABCDE12345", teamId: "TEAM123456") }
         #expect(throws: PushCredentialError.self) { try VAPIDKey(privateKey: "AAAA", subject: "mailto:a@b") }
         #expect(throws: PushCredentialError.self) { try VAPIDKey(privateKey: VAPIDKey.generate().privateKey, subject: "ops") }
+        #expect(throws: PushCredentialError.self) {
+            try VAPIDKey(privateKey: VAPIDKey.generate().privateKey, subject: "mailto:root@localhost")
+        }
         let pair = VAPIDKey.generate()
         #expect(try VAPIDKey(privateKey: pair.privateKey, subject: "https://example.com").publicKey == pair.publicKey)
     }

@@ -43,9 +43,12 @@ import Testing
         #expect(try await store.push.targets(of: alice) == [browser])
         #expect(try await store.push.remove(target: browser.id, user: bob) == false, "only the owner removes it")
 
-        // Logging out the laptop (its session revoked) takes its target.
+        // Logging out the laptop (its session revoked) takes its target, and it registers nothing after.
         try await store.accounts.revokeSession(laptop, reason: "logout")
         #expect(try await store.push.targets(of: alice).isEmpty)
+        await #expect(throws: ChatError.unauthorized) {
+            try await store.push.register(Self.webPush("https://push.example/late"), user: alice, session: laptop, now: 5)
+        }
         #expect(try await store.push.removeTarget(session: bobsPhone))
         #expect(try await store.push.targets(of: bob).isEmpty)
 
@@ -82,34 +85,40 @@ import Testing
         let again = try #require(try await store.push.audience(message: first.message.id))
         let superseded = Dictionary(uniqueKeysWithValues: again.candidates.map { ($0.userId, $0.superseded) })
         #expect(superseded == [bob: false, cat: true, dan: true])
+        // …unless its sender is one they blocked: that message never notifies them, so it supersedes nothing.
+        try await store.accounts.block(user: cat, target: bob)
+        let blocked = try #require(try await store.push.audience(message: first.message.id))
+        #expect(blocked.candidates.first { $0.userId == cat }?.superseded == false)
 
         // The send enqueued the notify job; its fan-out records and enqueues once.
         let now = Clock.nowMillis()
         let leased = try await store.jobs.lease(queue: "notify", limit: 1, now: now, leaseUntil: now + 60_000, maxAttempts: 5)
         let job = try #require(leased.jobs.first)
         let notification = Notification(userId: bob, conversationId: group.id, messageId: first.message.id, title: "Crew", body: "Ann: hi @cat")
-        let delivery = Job(kind: Job.Kind.pushDeliver, queue: Job.Queue.notify, payload: "{\"items\":[],\"attempt\":1}")
+        let delivery = Job(kind: Job.Kind.pushDeliver, queue: Job.Queue.push, payload: "{\"items\":[],\"attempt\":1}")
         try await store.push.fanOut([notification], deliveries: [delivery], completing: job.lease)
         await #expect(throws: StoreError.self, "the lease is spent: nothing twice") {
             try await store.push.fanOut([notification], deliveries: [delivery], completing: job.lease)
         }
         #expect(try await store.notifications.notifications(for: bob, limit: 10) == [notification])
-        let queued = try await store.jobs.jobs(queue: "notify", state: nil, limit: 10)
+        let queued = try await store.jobs.jobs(queue: "push", state: nil, limit: 10)
         #expect(queued.filter { $0.kind == Job.Kind.pushDeliver }.count == 1)
 
         // A delivery attempt's settlement: the gone target removed, the retry enqueued, the job finished.
         let later = Clock.nowMillis() + 1
-        let deliveries = try await store.jobs.lease(queue: "notify", limit: 10, now: later, leaseUntil: later + 60_000, maxAttempts: 5)
+        let deliveries = try await store.jobs.lease(queue: "push", limit: 10, now: later, leaseUntil: later + 60_000, maxAttempts: 5)
         let deliver = try #require(deliveries.jobs.first { $0.kind == Job.Kind.pushDeliver })
-        let retry = Job(kind: Job.Kind.pushDeliver, queue: Job.Queue.notify, payload: "{\"items\":[],\"attempt\":2}", runAt: now + 120_000)
-        try await store.push.settle(removing: [bobsTarget.id], retry: retry, completing: deliver.lease)
+        let retry = Job(kind: Job.Kind.pushDeliver, queue: Job.Queue.push, payload: "{\"items\":[],\"attempt\":2}", runAt: now + 120_000)
+        #expect(try await store.push.deletedMessages(among: [first.message.id, 999]) == [999])
+        try await store.push.settle(removing: [bobsTarget.id], retries: [retry], completing: deliver.lease)
         #expect(try await store.push.targets(of: bob).isEmpty)
-        let after = try await store.jobs.jobs(queue: "notify", state: nil, limit: 10).filter { $0.kind == Job.Kind.pushDeliver }
+        let after = try await store.jobs.jobs(queue: "push", state: nil, limit: 10).filter { $0.kind == Job.Kind.pushDeliver }
         #expect(after.map(\.availableAt) == [now + 120_000])
 
         // A deleted message notifies nobody.
         _ = try await store.messages.deleteMessage(conversation: group.id, seq: 1, actor: ann)
         #expect(try await store.push.audience(message: first.message.id) == nil)
+        #expect(try await store.push.deletedMessages(among: [first.message.id]) == [first.message.id])
         #expect(try await store.notifications.prune(before: Clock.nowMillis() + 1) == 1)
     }
 }

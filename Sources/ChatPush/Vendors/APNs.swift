@@ -94,7 +94,8 @@ public struct APNsVendor: Sendable {
         if response.status == 200 { return .delivered }
         let reason = (try? JSONDecoder().decode(ErrorAnswer.self, from: response.body))?.reason ?? "HTTP \(response.status)"
         switch (response.status, reason) {
-        case (410, _), (400, "BadDeviceToken"), (400, "DeviceTokenNotForTopic"), (400, "Unregistered"):
+        case (410, _), (400, "BadDeviceToken"), (400, "DeviceTokenNotForTopic"), (400, "Unregistered"),
+            (400, "TopicDisallowed"):
             return .targetGone(reason: reason)
         case (403, _):
             // InvalidProviderToken, ExpiredProviderToken, MissingProviderToken, BadCertificate…

@@ -152,7 +152,10 @@ public struct FCMVendor: Sendable {
             return .targetGone(reason: reason)
         case (400, "INVALID_ARGUMENT") where (answer?.message ?? "").localizedCaseInsensitiveContains("registration token"):
             return .targetGone(reason: reason)
-        case (401, _), (403, _), (_, "THIRD_PARTY_AUTH_ERROR"):
+        case (_, "THIRD_PARTY_AUTH_ERROR"):
+            // The APNs or Web Push credentials of the app's Firebase project, for this kind of token only.
+            return .rejected(reason: reason)
+        case (401, _), (403, _):
             return .credentialsRejected(reason: reason)
         case (429, _), (500..., _):
             return .retry(afterSeconds: response.retryAfter(now: now), reason: reason)

@@ -71,10 +71,12 @@ public struct WebPushVendor: Sendable {
             + (response.body.isEmpty ? "" : ": " + String(decoding: response.body.prefix(200), as: UTF8.self))
         switch response.status {
         case 200..<300: return .delivered
-        // 403: the subscription was made with another server key; it never works with this one.
-        case 403, 404, 410: return .targetGone(reason: reason)
-        // 401: the VAPID token itself was refused (a malformed key, a clock far off): every subscription fails.
+        case 404, 410: return .targetGone(reason: reason)
+        // 401: the VAPID token itself was refused (a malformed key, a clock far off): every subscription there fails.
         case 401: return .credentialsRejected(reason: reason)
+        // 403: Apple's service says so of a bad VAPID token too ({"reason":"BadJwtToken"}); Google's and Mozilla's
+        // mean the subscription was made with another server key, and it never works with this one.
+        case 403: return reason.contains("Jwt") ? .credentialsRejected(reason: reason) : .targetGone(reason: reason)
         case 429, 500...: return .retry(afterSeconds: response.retryAfter(now: now), reason: reason)
         default: return .rejected(reason: reason)
         }

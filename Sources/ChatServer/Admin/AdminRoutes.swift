@@ -43,7 +43,7 @@ struct AdminRoutes {
             warnings: Self.warnings(disk: disk, queues: queues, warningPercent: services.settings.current.operations.diskWarningPercent)
                 + firing.filter { !["disk_full", "jobs_failed", "push_failing"].contains($0.name) }.map(\.summary)
                 + push.filter { $0.state == "failing" }.map {
-                    "push to \($0.platform) is failing (\($0.reason ?? "")): fix [push.\($0.platform)] and restart chatd"
+                    "push to \($0.platform) is failing (\($0.reason ?? "")): one notification is tried every 5 minutes; check [push] (chatctl check)"
                 },
             alerts: firing.map(\.name), openFiles: process.openFiles, maxOpenFiles: process.maxFiles,
             imageLoadersRestricted: ImageProcessor.loadersRestricted, push: push)

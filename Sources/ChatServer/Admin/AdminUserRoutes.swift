@@ -26,7 +26,7 @@ struct AdminUserRoutes {
     /// `chatctl push test`: a notification to each of the user's targets, with each vendor's answer.
     @Sendable func pushTest(_ request: Request, context: ChatRequestContext) async throws -> PushTestReport {
         let user = try await resolve(context)
-        return try await PushService(store: services.push, sender: services.pushSender).test(user: user)
+        return try await PushService(store: services.push, sender: services.pushSender, webPush: services.config.push.webPush).test(user: user)
     }
 
     struct Deletion: Decodable {

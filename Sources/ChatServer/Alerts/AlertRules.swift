@@ -93,7 +93,7 @@ struct AlertRules: Sendable, Equatable {
             firing.append(
                 Alert(
                     name: "push_failing",
-                    summary: "push notifications are not sent: \(inputs.failingPush.joined(separator: ", ")) refused chatd's credentials; fix [push] and restart chatd"))
+                    summary: "push notifications are not sent to \(inputs.failingPush.joined(separator: ", ")): chatctl status, chatctl check"))
         }
         return firing
     }

@@ -26,47 +26,62 @@ struct NotifyHandler: JobHandler {
                 userId: $0.userId, conversationId: payload.conversationId, messageId: payload.messageId,
                 title: $0.content.title, body: $0.content.body)
         }
-        try await push.fanOut(notifications, deliveries: PushBatch.jobs(for: audience.recipients), completing: job.lease)
+        try await push.fanOut(notifications, deliveries: try PushBatch.jobs(for: audience.recipients), completing: job.lease)
     }
 }
 
 /// `push.deliver`: sends a batch of notifications, several at a time, then removes the targets vendors reported
 /// gone and enqueues what may be retried (after the backoff or the vendor's `Retry-After`), in the transaction that
-/// finishes the job. A batch that runs twice (its worker died after sending) sends twice; the collapse key makes
-/// the device show one.
+/// finishes the job. A batch stops starting sends after `sendingTime`, well within its lease, and passes the rest on.
+/// A batch that runs twice (its worker died after sending) sends twice; the collapse key makes the device show one.
 struct PushDeliveryHandler: JobHandler {
     let push: any PushRepository
     let sender: PushSender
-    /// The notify queue's policy: how many attempts a notification gets and the backoff between them.
+    /// The push queue's policy: how many attempts a notification gets and the backoff between them.
     let policy: QueuePolicy
     let clock: @Sendable () -> Millis
     let random: @Sendable () -> Double
     /// Sends of one batch in flight at once.
     static let inFlight = 32
+    /// After this, a batch starts no more sends (one that started may take a token grant and two tries, 10 s each).
+    static let sendingTime = Duration.seconds(30)
 
     func run(_ job: LeasedJob) async throws {
         let batch = try ChatJSON.decoder().decode(PushBatch.self, from: Data(job.payload.utf8))
         let targets = Dictionary(
             uniqueKeysWithValues: try await push.targets(ids: batch.items.map(\.targetId)).map { ($0.id, $0) })
-        // A target removed since the batch was made (logout, a vendor's answer), or moved to another user, is skipped.
-        let items = batch.items.filter { targets[$0.targetId]?.userId == $0.userId }
-        let outcomes = await withTaskGroup(of: (PushBatch.Item, PushOutcome).self) { group in
-            var outcomes: [(item: PushBatch.Item, outcome: PushOutcome)] = []
+        let deleted = try await push.deletedMessages(among: batch.items.compactMap(\.content.messageId))
+        // A target removed since the batch was made (logout, a vendor's answer) or moved to another user, and a
+        // message deleted since, are skipped.
+        let items = batch.items.filter {
+            targets[$0.targetId]?.userId == $0.userId && !deleted.contains($0.content.messageId ?? 0)
+        }
+        let deadline = ContinuousClock.now + Self.sendingTime
+        let (attempts, unsent) = await withTaskGroup(of: PushBatch.Attempt.self) { group in
+            var attempts: [PushBatch.Attempt] = []
+            var unsent: [PushBatch.Item] = []
             var next = items.makeIterator()
             func start() {
                 guard let item = next.next(), let target = targets[item.targetId] else { return }
-                group.addTask { (item, await sender.send(item.content, to: target).outcome) }
+                guard ContinuousClock.now < deadline else { return unsent.append(item) }
+                group.addTask {
+                    PushBatch.Attempt(
+                        item: item, outcome: await sender.send(item.content, to: target).outcome,
+                        vendor: PushHealth.vendor(of: target))
+                }
             }
             for _ in 0..<Self.inFlight { start() }
-            while let result = await group.next() {
-                outcomes.append(result)
+            while let attempt = await group.next() {
+                attempts.append(attempt)
                 start()
             }
-            return outcomes
+            while let item = next.next() { unsent.append(item) }
+            return (attempts, unsent)
         }
         let now = clock()
-        let settlement = batch.settle(
-            outcomes, now: now, backoffUntil: policy.retryAt(afterAttempt: batch.attempt, now: now, random: random()))
-        try await push.settle(removing: settlement.removeTargets, retry: settlement.retry, completing: job.lease)
+        let settlement = try batch.settle(
+            attempts, unsent: unsent, now: now,
+            backoffUntil: policy.retryAt(afterAttempt: batch.attempt, now: now, random: random()))
+        try await push.settle(removing: settlement.removeTargets, retries: settlement.retries, completing: job.lease)
     }
 }

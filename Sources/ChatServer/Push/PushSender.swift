@@ -36,13 +36,15 @@ final class PushSender: Service, Sendable {
     private let client = Mutex<HTTPClient?>(nil)
     /// Called after each attempt (metrics).
     private let observer = ObserverSlot<(PushPlatform, PushOutcome, Duration)>()
-    private let health: Mutex<[PushPlatform: ProviderHealth]>
+    private let health: Mutex<PushHealth>
     private let counts = Mutex<[PushPlatform: (sent: Int, failed: Int)]>([:])
     private let fcmToken = Mutex<FCMVendor.AccessToken?>(nil)
     /// One token request at a time: sends that need a token while one is on its way wait for it.
     private let fcmTokenRequest = Mutex<Task<FCMVendor.AccessToken, any Error>?>(nil)
     private let apnsToken = Mutex<APNsVendor.ProviderToken?>(nil)
     private let vapidTokens = Mutex<[String: WebPushVendor.VAPIDToken]>([:])
+    /// A vendor's answer read this far; the rest is drained and dropped.
+    static let answerBytes = 64 * 1024
 
     /// Reads the credentials the configuration names; a vendor whose credentials cannot be used is failing from the
     /// start (with the reason), so `chatctl status` says so and its targets get nothing.
@@ -85,12 +87,12 @@ final class PushSender: Service, Sendable {
         var tls = TLSConfiguration.makeClientConfiguration()
         if !config.caFile.isEmpty { tls.additionalTrustRoots = [.file(config.caFile)] }
         var configuration = HTTPClient.Configuration(
-            tlsConfiguration: tls, timeout: .init(connect: .seconds(10), read: .seconds(15)))
+            tlsConfiguration: tls, timeout: .init(connect: .seconds(10), read: .seconds(10)))
         configuration.httpVersion = .automatic
         configuration.connectionPool = .init(idleTimeout: .seconds(60))
         clientConfiguration = configuration
         self.vendors = vendors
-        self.health = Mutex(health)
+        self.health = Mutex(PushHealth(platforms: health))
         self.clock = clock
         self.logger = logger
     }
@@ -102,7 +104,7 @@ final class PushSender: Service, Sendable {
 
     /// The platforms devices may register targets for: those configured, whether or not they work right now.
     var platforms: Set<PushPlatform> {
-        health.withLock { Set($0.keys) }
+        health.withLock { Set($0.platforms.keys) }
     }
 
     /// The VAPID public key browsers subscribe with, when Web Push is on.
@@ -130,43 +132,44 @@ final class PushSender: Service, Sendable {
         }
     }
 
-    /// Each platform's state for `chatctl status`.
+    /// Each platform's state for `chatctl status`, and each Web Push service that is failing.
     func report() -> [PushProviderReport] {
         let health = health.withLock { $0 }
         let counts = counts.withLock { $0 }
-        return PushPlatform.allCases.map { platform in
-            let sent = counts[platform]?.sent ?? 0
-            let failed = counts[platform]?.failed ?? 0
-            switch health[platform]?.state {
-            case nil: return PushProviderReport(platform: platform.rawValue, state: "off")
-            case .unknown?: return PushProviderReport(platform: platform.rawValue, state: "unknown", sent: sent, failed: failed)
-            case .healthy(let since)?:
-                return PushProviderReport(platform: platform.rawValue, state: "ok", since: since, sent: sent, failed: failed)
+        func report(_ name: String, _ state: ProviderHealth.State?, sent: Int, failed: Int) -> PushProviderReport {
+            switch state {
+            case nil: PushProviderReport(platform: name, state: "off")
+            case .unknown?: PushProviderReport(platform: name, state: "unknown", sent: sent, failed: failed)
+            case .healthy(let since)?: PushProviderReport(platform: name, state: "ok", since: since, sent: sent, failed: failed)
             case .failing(let reason, let since)?:
-                return PushProviderReport(
-                    platform: platform.rawValue, state: "failing", reason: reason, since: since, sent: sent, failed: failed)
+                PushProviderReport(platform: name, state: "failing", reason: reason, since: since, sent: sent, failed: failed)
             }
         }
+        let platforms = PushPlatform.allCases.map { platform in
+            report(
+                platform.rawValue, health.platforms[platform]?.state, sent: counts[platform]?.sent ?? 0,
+                failed: counts[platform]?.failed ?? 0)
+        }
+        let services = health.services.filter(\.value.isFailing).sorted { $0.key < $1.key }.map {
+            report("webpush \($0.key)", $0.value.state, sent: 0, failed: 0)
+        }
+        return platforms + services
     }
 
     /// One notification to one target.
     func send(_ content: PushContent, to target: PushTarget) async -> Attempt {
         let started = ContinuousClock.now
-        let admitted = health.withLock { health -> Bool? in health[target.platform]?.admit(now: clock()) }
+        let admission = health.withLock { $0.admit(target, now: clock()) }
         let attempt: Attempt
-        switch admitted {
-        case nil:
+        switch admission {
+        case .notConfigured:
             attempt = Attempt(outcome: .providerUnavailable(reason: "\(target.platform.rawValue) is not configured"), answer: "")
-        case false?:
-            let reason = health.withLock { health -> String in
-                if case .failing(let reason, _)? = health[target.platform]?.state { return reason }
-                return "failing"
-            }
+        case .failing(let reason):
             attempt = Attempt(
-                outcome: .providerUnavailable(reason: "\(target.platform.rawValue) is failing: \(reason)"), answer: "")
-        case true?:
+                outcome: .providerUnavailable(reason: "\(PushHealth.vendor(of: target)) is failing: \(reason)"), answer: "")
+        case .admitted:
             attempt = await exchange(content, to: target)
-            health.withLock { $0[target.platform]?.record(attempt.outcome, now: clock()) }
+            health.withLock { $0.record(attempt.outcome, for: target, now: clock()) }
         }
         counts.withLock { counts in
             if attempt.outcome == .delivered {
@@ -177,31 +180,31 @@ final class PushSender: Service, Sendable {
         }
         if case .credentialsRejected(let reason) = attempt.outcome {
             logger.error("a push vendor refused chatd's credentials", metadata: [
-                "provider": "\(target.platform.rawValue)", "error": "\(reason)",
+                "provider": "\(PushHealth.vendor(of: target))", "error": "\(reason)",
             ])
         }
         observer((target.platform, attempt.outcome, ContinuousClock.now - started))
         return attempt
     }
 
+    /// An exchange with the vendor. A request that cannot be made (a key that does not sign, a payload too large to
+    /// encrypt) is rejected for good; a vendor that cannot be reached is retried (`perform`).
     private func exchange(_ content: PushContent, to target: PushTarget) async -> Attempt {
         do {
             switch target.platform {
             case .fcm:
                 guard let fcm = vendors.fcm else { throw PushOutcomeError(.providerUnavailable(reason: "fcm is off")) }
-                var attempt = try await sendFCM(fcm, content, to: target, renewToken: false)
-                if case .credentialsRejected = attempt.outcome {
-                    // A token revoked before its time: one more try with a new one tells that from bad credentials.
-                    attempt = try await sendFCM(fcm, content, to: target, renewToken: true)
-                }
-                return attempt
+                let (attempt, token) = try await sendFCM(fcm, content, to: target, refused: nil)
+                guard case .credentialsRejected = attempt.outcome else { return attempt }
+                // A token revoked before its time: one more try with a new one tells that from bad credentials.
+                return try await sendFCM(fcm, content, to: target, refused: token).attempt
             case .apns:
                 guard let apns = vendors.apns else { throw PushOutcomeError(.providerUnavailable(reason: "apns is off")) }
-                var attempt = try await sendAPNs(apns, content, to: target, renewToken: false)
-                if case .credentialsRejected(let reason) = attempt.outcome, reason == "ExpiredProviderToken" {
-                    attempt = try await sendAPNs(apns, content, to: target, renewToken: true)
+                let (attempt, token) = try await sendAPNs(apns, content, to: target, refused: nil)
+                guard case .credentialsRejected(let reason) = attempt.outcome, reason == "ExpiredProviderToken" else {
+                    return attempt
                 }
-                return attempt
+                return try await sendAPNs(apns, content, to: target, refused: token).attempt
             case .webpush:
                 guard let webPush = vendors.webPush else {
                     throw PushOutcomeError(.providerUnavailable(reason: "webpush is off"))
@@ -222,18 +225,19 @@ final class PushSender: Service, Sendable {
         } catch let error as PushOutcomeError {
             return Attempt(outcome: error.outcome, answer: "")
         } catch {
-            // The connection failed or timed out: the vendor never answered.
-            return Attempt(outcome: .retry(afterSeconds: nil, reason: "\(error)"), answer: "")
+            return Attempt(outcome: .rejected(reason: "the request could not be made: \(error)"), answer: "")
         }
     }
 
-    private func sendFCM(_ fcm: FCMVendor, _ content: PushContent, to target: PushTarget, renewToken: Bool)
-        async throws -> Attempt
+    /// One send with the current access token, or a new one when `refused` is the one the vendor just refused (a
+    /// token another send renewed meanwhile is used as it is). Returns the token it used.
+    private func sendFCM(_ fcm: FCMVendor, _ content: PushContent, to target: PushTarget, refused: String?)
+        async throws -> (attempt: Attempt, token: String)
     {
-        if renewToken { fcmToken.withLock { $0 = nil } }
+        if let refused { fcmToken.withLock { if $0?.value == refused { $0 = nil } } }
         let token = try await fcmAccessToken(fcm)
         let response = try await perform(try fcm.sendRequest(content, to: target, accessToken: token.value))
-        return Attempt(outcome: fcm.outcome(of: response, now: clock()), answer: response.summary)
+        return (Attempt(outcome: fcm.outcome(of: response, now: clock()), answer: response.summary), token.value)
     }
 
     /// The cached access token, or a new one: one grant at a time, shared by every send waiting for it.
@@ -254,30 +258,43 @@ final class PushSender: Service, Sendable {
         return try await task.value
     }
 
-    private func sendAPNs(_ apns: APNsVendor, _ content: PushContent, to target: PushTarget, renewToken: Bool)
-        async throws -> Attempt
+    /// One send with the cached provider token, or a new one when `refused` is the one Apple just called expired.
+    private func sendAPNs(_ apns: APNsVendor, _ content: PushContent, to target: PushTarget, refused: String?)
+        async throws -> (attempt: Attempt, token: String)
     {
         let now = clock()
         let token = try apnsToken.withLock { cached in
-            if !renewToken, let cached, cached.isFresh(now: now) { return cached }
+            if let cached, cached.isFresh(now: now), cached.value != refused { return cached }
             let token = try apns.providerToken(now: now)
             cached = token
             return token
         }
         let response = try await perform(try apns.request(content, to: target, token: token, now: now))
-        return Attempt(outcome: apns.outcome(of: response, now: clock()), answer: response.summary)
+        return (Attempt(outcome: apns.outcome(of: response, now: clock()), answer: response.summary), token.value)
     }
 
-    private func perform(_ request: VendorRequest) async throws -> VendorResponse {
+    /// Sends a request; a vendor that cannot be reached (refused, timed out, reset) is an outcome to retry.
+    private func perform(_ request: VendorRequest) async throws(PushOutcomeError) -> VendorResponse {
         var http = HTTPClientRequest(url: request.url)
         http.method = .POST
         for (name, value) in request.headers { http.headers.add(name: name, value: value) }
         http.body = .bytes(ByteBuffer(bytes: request.body))
-        let response = try await httpClient.execute(http, timeout: .seconds(15))
-        let body = try await response.body.collect(upTo: 64 * 1024)
+        let response: HTTPClientResponse
+        do {
+            response = try await httpClient.execute(http, timeout: .seconds(10))
+        } catch {
+            throw PushOutcomeError(.retry(afterSeconds: nil, reason: "\(error)"))
+        }
+        // The status is the answer; the body only explains it. A body cut off or too long is read as far as it goes.
+        var body = Data()
+        do {
+            for try await chunk in response.body where body.count < Self.answerBytes {
+                body.append(contentsOf: chunk.readableBytesView.prefix(Self.answerBytes - body.count))
+            }
+        } catch {}
         return VendorResponse(
             status: Int(response.status.code),
             headers: Dictionary(response.headers.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first }),
-            body: Data(body.readableBytesView))
+            body: body)
     }
 }

@@ -6,7 +6,7 @@ import Hummingbird
 /// `/v1/push`: what push this server offers, the calling device's target, the user's targets and settings.
 struct PushRoutes {
     let services: ChatServices
-    private var push: PushService { PushService(store: services.push, sender: services.pushSender) }
+    private var push: PushService { PushService(store: services.push, sender: services.pushSender, webPush: services.config.push.webPush) }
 
     func register(on group: RouterGroup<AuthenticatedContext>) {
         group.get("push/config", use: config)

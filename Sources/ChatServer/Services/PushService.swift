@@ -9,6 +9,8 @@ import Foundation
 struct PushService: Sendable {
     let store: any PushRepository
     let sender: PushSender
+    /// The push services Web Push endpoints may name (`push.webpush.allowed_hosts`).
+    let webPush: PushConfiguration.WebPush
 
     /// Registers the calling device's target (replacing the one it had).
     func register(_ registration: PushTargetRegistration, identity: Identity) async throws -> PushTarget {
@@ -19,6 +21,10 @@ struct PushService: Sendable {
                 "\(registration.platform.rawValue) push is not configured on this server (GET /v1/push/config lists what is)")
         }
         let clean = try registration.validated()
+        if clean.platform == .webpush, !webPush.allows(endpoint: clean.token) {
+            throw ChatError.invalid(
+                "endpoint: \(URL(string: clean.token)?.host ?? "this host") is not a push service this server sends to (push.webpush.allowed_hosts)")
+        }
         if clean.platform == .webpush, let key = clean.p256dh {
             guard (try? P256.KeyAgreement.PublicKey(x963Representation: key)) != nil else {
                 throw ChatError.invalid("keys.p256dh is not a point on the P-256 curve")

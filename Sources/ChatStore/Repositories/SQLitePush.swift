@@ -20,15 +20,19 @@ public struct SQLitePush: PushRepository {
             if let session {
                 try db.execute(sql: "DELETE FROM push_targets WHERE session_id = ?", arguments: [session])
             }
+            // Only while the session lasts: a registration that loses the race with its logout adds nothing the
+            // session's trigger would not remove.
             try db.execute(
                 sql: """
                     INSERT INTO push_targets (user_id, session_id, platform, token, topic, sandbox, p256dh, auth, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+                    WHERE ? IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id = ? AND revoked_at IS NULL)
                     """,
                 arguments: [
                     user, session, registration.platform.rawValue, registration.token, registration.topic,
-                    registration.sandbox, registration.p256dh, registration.auth, now,
+                    registration.sandbox, registration.p256dh, registration.auth, now, session, session,
                 ])
+            guard db.changesCount == 1 else { throw ChatError.unauthorized }
             let id = db.lastInsertedRowID
             if session == nil {
                 try db.execute(
@@ -134,7 +138,9 @@ public struct SQLitePush: PushRepository {
                         EXISTS (
                             SELECT 1 FROM messages later
                             WHERE later.conversation_id = :conversation AND later.seq > :seq
-                              AND later.sender_id <> mb.user_id AND later.deleted_at IS NULL),
+                              AND later.sender_id <> mb.user_id AND later.deleted_at IS NULL
+                              AND NOT EXISTS (
+                                  SELECT 1 FROM blocks lb WHERE lb.blocker_id = mb.user_id AND lb.blocked_id = later.sender_id)),
                         (SELECT COALESCE(SUM(c.last_seq - mine.last_read_seq), 0)
                             FROM members mine JOIN conversations c ON c.id = mine.conversation_id
                             WHERE mine.user_id = mb.user_id AND c.last_seq > mine.last_read_seq)
@@ -164,14 +170,29 @@ public struct SQLitePush: PushRepository {
         }
     }
 
-    public func settle(removing targets: [Int64], retry: Job?, completing lease: JobLease) async throws {
+    public func deletedMessages(among messages: [MessageID]) async throws -> Set<MessageID> {
+        guard !messages.isEmpty else { return [] }
+        let unique = Array(Set(messages))
+        return try await database.read { db in
+            let live = try MessageID.fetchSet(
+                db,
+                sql: """
+                    SELECT id FROM messages WHERE deleted_at IS NULL
+                    AND id IN (\(unique.map { _ in "?" }.joined(separator: ",")))
+                    """, arguments: StatementArguments(unique))
+            return Set(unique).subtracting(live)
+        }
+    }
+
+    public func settle(removing targets: [Int64], retries: [Job], completing lease: JobLease) async throws {
         try await database.write { context in
             let db = context.db
             guard try SQLiteJobs.complete(db, lease) else { throw StoreError("the job's lease ended before it finished") }
             for id in targets {
                 try db.execute(sql: "DELETE FROM push_targets WHERE id = ?", arguments: [id])
             }
-            if let retry { try context.enqueue(retry, at: Clock.nowMillis()) }
+            let now = Clock.nowMillis()
+            for retry in retries { try context.enqueue(retry, at: now) }
         }
     }
 

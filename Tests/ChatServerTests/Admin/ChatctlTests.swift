@@ -100,7 +100,7 @@ import Testing
             #expect(status.status == 0, "\(status.stderr) \(status.stdout)")
             #expect(status.json["version"].string?.isEmpty == false)
             #expect(status.json["messages_today"].int == 2)
-            #expect(status.json["queues"].array.compactMap { $0["depth"]["queue"].string } == ["cleanup", "media", "notify"])
+            #expect(status.json["queues"].array.compactMap { $0["depth"]["queue"].string } == ["cleanup", "media", "notify", "push"])
             #expect((status.json["disk"]["total_bytes"].int ?? 0) > 0)
             #expect((status.json["wal_bytes"].int ?? -1) >= 0)
             let human = try await Self.chatctl(["status", "--socket", socket])

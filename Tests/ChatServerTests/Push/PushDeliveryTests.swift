@@ -18,6 +18,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         var config = testConfig()
         try vendor.configure(&config.push, folder: folder)
+        config.push.webPush.allowedHosts = "127.0.0.1"
         adjust(&config)
         try await withServer(config) { [config] api in
             let database = try DatabaseQueue(path: config.storage.dataDirectory + "/db/chatd.sqlite")
@@ -27,7 +28,7 @@ import Testing
         #expect(vendor.problems.isEmpty, "the vendor would have refused: \(vendor.problems)")
     }
 
-    /// Waits until the notify queue has nothing due or running (retries waiting for later stay).
+    /// Waits until the notify and push queues have nothing due or running (retries waiting for later stay).
     static func notifyQueueSettled(_ database: DatabaseQueue) async throws {
         try await eventually {
             try await database.read { db in
@@ -35,7 +36,7 @@ import Testing
                     db,
                     sql: """
                         SELECT COUNT(*) FROM jobs
-                        WHERE queue = 'notify' AND (state = 'running' OR (state = 'ready' AND available_at <= ?))
+                        WHERE queue IN ('notify', 'push') AND (state = 'running' OR (state = 'ready' AND available_at <= ?))
                         """, arguments: [Clock.nowMillis()]) == 0
             }
         }
@@ -131,8 +132,15 @@ import Testing
 
     @Test func retryAfter503GoneOn410AndFailingOn401() async throws {
         let vendor = try await PushVendorStandIn(.webPush)
+        let other = try await PushVendorStandIn(.webPush)
         let metricsPort = try freePort()
-        try await Self.withPushServer(vendor, { $0.metrics.port = metricsPort }) { api, config, database in
+        let trustBoth: (inout ChatConfig) -> Void = { config in
+            config.metrics.port = metricsPort
+            // chatd trusts both push services' certificates.
+            let both = (try? String(contentsOfFile: config.push.caFile, encoding: .utf8) ?? "") ?? ""
+            try? (both + other.server.certificatePEM).write(toFile: config.push.caFile, atomically: true, encoding: .utf8)
+        }
+        try await Self.withPushServer(vendor, trustBoth) { api, config, database in
             let socket = try await adminSocket(config)
             let alice = try await api.register("alice")
             let bob = try await api.register("bob")
@@ -172,13 +180,25 @@ import Testing
             try await eventually { vendor.sends == 4 }
             try await Self.notifyQueueSettled(database)
             let status = try await ChatctlTests.chatctl(["status", "--json", "--socket", socket])
-            let webPush = status.json["push"].array.first { $0["platform"].string == "webpush" }
-            #expect(webPush?["state"].string == "failing", "\(status.stdout)")
-            #expect(webPush?["reason"].string == "HTTP 401: {}")
-            #expect(status.json["warnings"].array.contains { $0.string?.contains("push to webpush is failing") == true })
+            let service = "webpush \(vendor.server.origin)"
+            let failing = status.json["push"].array.first { $0["platform"].string == service }
+            #expect(failing?["state"].string == "failing", "\(status.stdout)")
+            #expect(failing?["reason"].string == "HTTP 401: {}")
+            #expect(status.json["push"].array.first { $0["platform"].string == "webpush" }?["state"].string == "ok")
+            #expect(status.json["warnings"].array.contains { $0.string?.contains("push to \(service) is failing") == true })
+
+            // That push service gets nothing more (one probe in five minutes); another one still gets its own.
+            other.acceptVAPID(of: vendor)
+            let login = try await api.call(.post, "/v1/auth/login", json: ["handle": "bob", "password": "correct horse"])
+            let laptop = login["access_token"].string ?? ""
+            #expect(try await api.call(.put, "/v1/push/target", token: laptop, json: other.subscribe("bob-laptop")).status == 200)
             try await api.send(alice, direct, "fourth")
+            try await eventually { other.accepted.count == 1 }
             try await Self.notifyQueueSettled(database)
-            #expect(vendor.sends == 4, "no send while failing (one probe in five minutes)")
+            #expect(vendor.sends == 4, "no send to the failing service")
+            #expect(other.accepted.first?.payload["body"].string == "fourth")
+            await other.stop()
+            #expect(other.problems.isEmpty)
             let left = try await database.read { db in
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE kind = 'push.deliver'")
             }
@@ -189,18 +209,18 @@ import Testing
             func value(_ prefix: String) -> Double? {
                 samples.first { $0.hasPrefix(prefix + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
             }
-            #expect(value(#"chatd_push_sent_total{provider="webpush"}"#) == 1)
+            #expect(value(#"chatd_push_sent_total{provider="webpush"}"#) == 2)
             #expect(value(#"chatd_push_failed_total{provider="webpush",reason="retry"}"#) == 1)
             #expect(value(#"chatd_push_failed_total{provider="webpush",reason="target_gone"}"#) == 1)
             #expect(value(#"chatd_push_failed_total{provider="webpush",reason="credentials"}"#) == 1)
             #expect(value(#"chatd_push_failed_total{provider="webpush",reason="provider_failing"}"#) == 1)
-            #expect(value(#"chatd_push_duration_seconds_count{provider="webpush"}"#) == 5)
+            #expect(value(#"chatd_push_duration_seconds_count{provider="webpush"}"#) == 6)
         }
     }
 
     @Test func fcmGrantBearerAndUnregistered() async throws {
         let vendor = try await PushVendorStandIn(.fcm)
-        try await Self.withPushServer(vendor) { api, config, database in
+        try await Self.withPushServer(vendor) { api, _, database in
             let alice = try await api.register("alice")
             let bob = try await api.register("bob")
             let direct = try await api.direct(alice, with: bob)
@@ -215,18 +235,22 @@ import Testing
             try await api.send(alice, direct, "again")
             try await eventually { vendor.accepted.count == 2 }
             #expect(vendor.grants == 1, "the access token is cached")
+            // A token revoked before its time (401): one new grant, one more try, delivered.
+            vendor.script(.json(401, #"{"error":{"code":401,"status":"UNAUTHENTICATED"}}"#))
+            try await api.send(alice, direct, "and again")
+            try await eventually { vendor.accepted.count == 3 }
+            #expect(vendor.grants == 2)
             let message = try #require(vendor.accepted.last).payload
             #expect(message["token"].string == "bob-phone")
-            #expect(message["notification"]["body"].string == "again")
+            #expect(message["notification"]["body"].string == "and again")
             #expect(message["data"]["conversation_id"].string == "\(direct)")
             #expect(message["android"]["collapse_key"].string == "c\(direct)")
-            #expect(message["apns"]["payload"]["aps"]["badge"].int == 2)
+            #expect(message["apns"]["payload"]["aps"]["badge"].int == 3)
 
             vendor.script(.json(404, #"{"error":{"code":404,"status":"NOT_FOUND","details":[{"errorCode":"UNREGISTERED"}]}}"#))
             try await api.send(alice, direct, "gone?")
             try await eventually { try await api.call(.get, "/v1/push/targets", token: bob.token)["targets"].array.isEmpty }
             try await Self.notifyQueueSettled(database)
-            _ = config
         }
     }
 
@@ -274,6 +298,7 @@ import Testing
                 (["platform": "telegram", "token": "x"], "platform"),
                 (["platform": "webpush", "endpoint": "http://push.example/x", "keys": subscription["keys"]!], "https"),
                 (["platform": "webpush", "endpoint": subscription["endpoint"]!], "keys"),
+                (["platform": "webpush", "endpoint": "https://push.example/x", "keys": subscription["keys"]!], "not a push service"),
                 (["platform": "webpush", "endpoint": subscription["endpoint"]!, "keys": ["p256dh": "BBBB", "auth": "AAAA"]], "p256dh"),
                 (
                     ["platform": "webpush", "endpoint": subscription["endpoint"]!,

@@ -113,6 +113,12 @@ final class PushVendorStandIn: Sendable {
         }
     }
 
+    /// Web Push: take the VAPID key `other` configured chatd with (a second push service for the same chatd).
+    func acceptVAPID(of other: PushVendorStandIn) {
+        let key = other.state.withLock { $0.vapidPublicKey }
+        state.withLock { $0.vapidPublicKey = key }
+    }
+
     /// Web Push: a new browser subscription at this push service, as the registration body chatd takes.
     func subscribe(_ name: String) -> [String: Any] {
         let key = P256.KeyAgreement.PrivateKey()
