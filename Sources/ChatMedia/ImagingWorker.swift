@@ -113,7 +113,13 @@ final class ImagingWorker: Sendable {
         let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CHATD_") }
             .map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { environment.forEach { free($0) } }
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environment)
+        var spawned = posix_spawn(&pid, executable, &actions, nil, argv, environment)
+        // ETXTBSY: the file was open for writing in some process at that instant — a child forked by another thread
+        // inherits whatever was open then until it execs. It passes within moments.
+        for _ in 0..<20 where spawned == ETXTBSY {
+            usleep(5_000)
+            spawned = posix_spawn(&pid, executable, &actions, nil, argv, environment)
+        }
         close(toWorker[0])
         close(fromWorker[1])
         guard spawned == 0 else {

@@ -16,7 +16,7 @@ import Testing
     /// A worker that greets with `greeting`, answers `ok <its pid>`, and dies or hangs when asked to.
     func standIn(greeting: String = "ready") throws -> String {
         let script = folder.appendingPathComponent("worker.sh")
-        try Data("""
+        let text = """
             #!/bin/sh
             echo '\(greeting)'
             while read -r verb rest; do
@@ -29,8 +29,15 @@ import Testing
                 esac
             done
 
-            """.utf8).write(to: script)
-        chmod(script.path, 0o755)
+            """
+        // Written through a descriptor that no child process started meanwhile inherits past its exec: one that
+        // kept it open for writing would make starting the script fail with ETXTBSY.
+        let descriptor = open(script.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard descriptor >= 0 else { throw CocoaError(.fileWriteUnknown) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+        guard written == bytes.count else { throw CocoaError(.fileWriteUnknown) }
         return script.path
     }
 
