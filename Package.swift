@@ -74,6 +74,7 @@ let package = Package(
             name: "ChatMedia",
             dependencies: [
                 "ChatCore",
+                "ChatSpawn",
                 "ChatFiles",
                 "ChatJobs",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -121,6 +122,9 @@ let package = Package(
         .target(name: "ChatAdmin", dependencies: ["ChatCore"]),
         // C library calls that Swift's Glibc module leaves out (malloc_trim).
         .target(name: "CChatd"),
+        // Programs run to their end with posix_spawn (ffprobe, ffmpeg, the post-backup command), not Foundation's
+        // Process, whose run() crashes now and then on Linux.
+        .target(name: "ChatSpawn", dependencies: ["CChatd"]),
         // The WebSocket gateway: sessions as plain NIO handlers, the hub (fan-out, presence, typing).
         .target(
             name: "ChatRealtime",
@@ -156,6 +160,7 @@ let package = Package(
                 "ChatJobs",
                 "ChatMedia",
                 "ChatPush",
+                "ChatSpawn",
                 "ChatAdmin",
                 "ChatConfiguration",
                 "ChatTLS",
@@ -286,6 +291,7 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 "ChatPush",
                 "ChatLoopback",
+                "ChatSpawn",
             ]
         ),
     ]

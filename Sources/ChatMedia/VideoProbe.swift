@@ -1,4 +1,5 @@
 import ChatCore
+import ChatSpawn
 import Foundation
 
 /// Video metadata and a poster frame through Debian's `ffprobe` and `ffmpeg`, when installed (a recommended
@@ -81,36 +82,19 @@ public struct VideoProbe: Sendable {
 
     /// Runs a tool with the time limit; its standard output, or a failure with the end of its standard error.
     private func run(_ tool: String, _ arguments: [String]) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.environment = ["PATH": "/usr/bin:/bin"]
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        let finished = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in finished.signal() }
-        try process.run()
-        // Read both pipes while it runs, so a chatty tool cannot fill one and stall.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var out = Data()
-        nonisolated(unsafe) var err = Data()
-        DispatchQueue.global().async(group: group) { out = stdout.fileHandleForReading.readDataToEndOfFile() }
-        DispatchQueue.global().async(group: group) { err = stderr.fileHandleForReading.readDataToEndOfFile() }
-        if finished.wait(timeout: .now() + timeLimit.inSeconds) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            finished.wait()
-            group.wait()
-            throw Failure(description: "\((tool as NSString).lastPathComponent) took longer than \(timeLimit)")
+        let name = (tool as NSString).lastPathComponent
+        let output: ChildProcess.Output
+        do {
+            output = try ChildProcess.run(tool, arguments, environment: ["PATH": "/usr/bin:/bin"], timeLimit: timeLimit)
+        } catch {
+            throw Failure(description: "\(error)")
         }
-        group.wait()
-        guard process.terminationStatus == 0 else {
-            let message = String(decoding: err.suffix(500), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw Failure(
-                description: "\((tool as NSString).lastPathComponent) failed (\(process.terminationStatus)): \(message)")
+        if output.timedOut { throw Failure(description: "\(name) took longer than \(timeLimit)") }
+        guard output.status == 0 else {
+            let message = String(decoding: output.stderr.suffix(500), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            throw Failure(description: "\(name) failed (\(output.status)): \(message)")
         }
-        return out
+        return output.stdout
     }
 }

@@ -1,3 +1,4 @@
+import ChatSpawn
 import Foundation
 import Synchronization
 import Testing
@@ -202,16 +203,9 @@ final class Shared<Value: Sendable>: Sendable {
 
     @Test func checkConfigExitsZeroOrSeventyEight() throws {
         func run(_ arguments: [String]) throws -> (Int32, String) {
-            let process = Process()
-            process.executableURL = ChildChatd.executable
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardError = pipe
-            process.standardOutput = pipe
-            try process.run()
-            let output = String(decoding: pipe.fileHandleForReading.readAllRetryingInterrupts(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, output)
+            let output = try ChildProcess.run(
+                ChildChatd.executable.path, arguments, environment: ProcessInfo.processInfo.environment, mergeErrors: true)
+            return (output.status, String(decoding: output.stdout, as: UTF8.self))
         }
         let shipped = repositoryRoot.appendingPathComponent("etc/chatd.toml").path
         let (ok, okOutput) = try run(["check-config", shipped])

@@ -2,6 +2,7 @@ import ChatConfiguration
 import ChatCore
 import ChatJobs
 import ChatStore
+import ChatSpawn
 import Dispatch
 import Foundation
 import Logging
@@ -105,21 +106,14 @@ final class BackupService: Sendable {
     }
 
     private static func run(_ command: String, folder: URL) -> SnapshotManifest.PostCommand {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        process.environment = ProcessInfo.processInfo.environment.merging(["CHATD_BACKUP": folder.path]) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
         do {
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
+            let output = try ChildProcess.run(
+                "/bin/sh", ["-c", command],
+                environment: ProcessInfo.processInfo.environment.merging(["CHATD_BACKUP": folder.path]) { $1 },
+                mergeErrors: true)
             return .init(
-                command: command, exitStatus: process.terminationStatus,
-                output: String(decoding: data.suffix(2000), as: UTF8.self))
+                command: command, exitStatus: output.status,
+                output: String(decoding: output.stdout.suffix(2000), as: UTF8.self))
         } catch {
             return .init(command: command, exitStatus: 127, output: "\(error)")
         }

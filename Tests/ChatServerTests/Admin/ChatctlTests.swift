@@ -1,4 +1,5 @@
 import ChatConfiguration
+import ChatSpawn
 import Foundation
 import Testing
 
@@ -31,28 +32,14 @@ import Testing
     }
 
     private static func runBlocking(_ arguments: [String], input: String?, environment: [String: String]) throws -> Run {
-        do {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = arguments
-            process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CHATD_") }
-                .merging(environment) { $1 }
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            let stdin = Pipe()
-            process.standardInput = stdin
-            try process.run()
-            if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-            try stdin.fileHandleForWriting.close()
-            let stdout = out.fileHandleForReading.readAllRetryingInterrupts()
-            let stderr = err.fileHandleForReading.readAllRetryingInterrupts()
-            process.waitUntilExit()
-            return Run(
-                status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                stderr: String(decoding: stderr, as: UTF8.self))
-        }
+        let output = try ChildProcess.run(
+            executable.path, arguments,
+            environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CHATD_") }
+                .merging(environment) { $1 },
+            input: input.map { Data($0.utf8) })
+        return Run(
+            status: output.status, stdout: String(decoding: output.stdout, as: UTF8.self),
+            stderr: String(decoding: output.stderr, as: UTF8.self))
     }
 
     /// What the man pages (`scripts/manpages`) and the completion scripts are generated from: every command the issue

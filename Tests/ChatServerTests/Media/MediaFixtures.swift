@@ -1,3 +1,4 @@
+import ChatSpawn
 import Foundation
 import Testing
 
@@ -11,21 +12,13 @@ enum MediaFixtures {
     /// Runs a tool and returns its standard output; throws with its standard error when it fails.
     @discardableResult
     static func run(_ tool: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let output = out.fileHandleForReading.readAllRetryingInterrupts()
-        let error = err.fileHandleForReading.readAllRetryingInterrupts()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ToolFailure(description: "\(tool) \(arguments.joined(separator: " ")): \(String(decoding: error, as: UTF8.self))")
+        let output = try ChildProcess.run(
+            "/usr/bin/env", [tool] + arguments, environment: ProcessInfo.processInfo.environment)
+        guard output.status == 0 else {
+            throw ToolFailure(
+                description: "\(tool) \(arguments.joined(separator: " ")): \(String(decoding: output.stderr, as: UTF8.self))")
         }
-        return String(decoding: output, as: UTF8.self)
+        return String(decoding: output.stdout, as: UTF8.self)
     }
 
     static func isInstalled(_ tool: String) -> Bool {

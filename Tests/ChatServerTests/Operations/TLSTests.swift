@@ -180,7 +180,7 @@ import Testing
         let (open, _) = try await Socket.hello(port: child.port, token: token, tls: first.clientTLS)
 
         try second.write(to: URL(fileURLWithPath: config.storage.dataDirectory))
-        kill(child.process.processIdentifier, SIGHUP)
+        child.process?.signal(SIGHUP)
         try await eventually { await Self.welcomes(port: child.port, token: token, trusting: second) }
         let reply = try await open.request(["type": "presence.subscribe", "user_ids": [Int]()])
         #expect(reply["status"].int == 200, "\(reply)")

@@ -137,7 +137,7 @@ import Testing
         let trustBoth: (inout ChatConfig) -> Void = { config in
             config.metrics.port = metricsPort
             // chatd trusts both push services' certificates.
-            let both = (try? String(contentsOfFile: config.push.caFile, encoding: .utf8) ?? "") ?? ""
+            let both = (try? String(contentsOfFile: config.push.caFile, encoding: .utf8)) ?? ""
             try? (both + other.server.certificatePEM).write(toFile: config.push.caFile, atomically: true, encoding: .utf8)
         }
         try await Self.withPushServer(vendor, trustBoth) { api, config, database in

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ChatSpawn
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -11,7 +12,8 @@ import Glibc
 /// A real `chatd` process, started from the built executable with a TOML file, that a test can kill -9.
 final class ChildChatd: @unchecked Sendable {
     // Mutated only by start() and kill(), which a test calls in sequence.
-    let process = Process()
+    let arguments: [String]
+    private(set) var process: RunningChild?
     let logFile: URL
     private(set) var port = 0
 
@@ -23,17 +25,15 @@ final class ChildChatd: @unchecked Sendable {
 
     init(arguments: [String], logFile: URL) {
         self.logFile = logFile
-        process.executableURL = Self.executable
-        process.arguments = arguments
+        self.arguments = arguments
     }
 
     /// Starts the process and waits until it logs the port it listens on.
     func start() async throws {
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logFile)
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        let process = try RunningChild(
+            Self.executable.path, arguments, environment: ProcessInfo.processInfo.environment, outputFile: logFile.path)
+        self.process = process
         for _ in 0..<400 {
             let text = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
             if let range = text.range(
@@ -49,15 +49,13 @@ final class ChildChatd: @unchecked Sendable {
     }
 
     func kill9() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process?.signal(SIGKILL)
+        process?.wait()
     }
 
     func terminate() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        process?.signal(SIGTERM)
+        process?.wait()
     }
 
     struct ChildError: Error, CustomStringConvertible {
