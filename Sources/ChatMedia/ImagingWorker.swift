@@ -1,4 +1,5 @@
 import ChatCore
+import ChatSpawn
 import Foundation
 import Synchronization
 
@@ -106,27 +107,18 @@ final class ImagingWorker: Sendable {
         posix_spawn_file_actions_adddup2(&actions, fromWorker[1], 1)
         // chatd-imaging closes every other descriptor it inherits (chatd's sockets, its database, another child's
         // pipes) before anything else.
-        var pid: pid_t = 0
-        let argv = [strdup(executable)] + [nil]
-        defer { argv.forEach { free($0) } }
         // chatd's environment without its own settings (CHATD_*: the signing keys among them).
-        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CHATD_") }
-            .map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { environment.forEach { free($0) } }
-        var spawned = posix_spawn(&pid, executable, &actions, nil, argv, environment)
-        // ETXTBSY: the file was open for writing in some process at that instant — a child forked by another thread
-        // inherits whatever was open then until it execs. It passes within moments.
-        for _ in 0..<20 where spawned == ETXTBSY {
-            usleep(5_000)
-            spawned = posix_spawn(&pid, executable, &actions, nil, argv, environment)
+        let pid: pid_t
+        do {
+            pid = try ChildProcess.spawn(
+                executable, [], environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CHATD_") },
+                actions: &actions)
+        } catch {
+            (toWorker + fromWorker).forEach { close($0) }
+            throw Failure(description: "\(error)")
         }
         close(toWorker[0])
         close(fromWorker[1])
-        guard spawned == 0 else {
-            close(toWorker[1])
-            close(fromWorker[0])
-            throw Failure(description: "cannot start \(executable): \(String(cString: strerror(spawned)))")
-        }
         var worker = Running(pid: pid, requests: toWorker[1], answers: fromWorker[0])
         do {
             let greeting = try readLine(&worker)

@@ -23,6 +23,29 @@ public enum ChildProcess {
         public var description: String
     }
 
+    /// Starts `executable` with `arguments`, exactly `environment` and the file `actions`; its pid. A start that
+    /// meets ETXTBSY is tried again: the file was open for writing in some process at that instant (a child forked by
+    /// another thread holds what was open then until it execs), which passes within moments.
+    public static func spawn(
+        _ executable: String, _ arguments: [String], environment: [String: String],
+        actions: inout posix_spawn_file_actions_t
+    ) throws -> pid_t {
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let environ = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { environ.forEach { free($0) } }
+        var pid: pid_t = 0
+        var spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        for _ in 0..<20 where spawned == ETXTBSY {
+            usleep(5_000)
+            spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        }
+        guard spawned == 0 else {
+            throw Failure(description: "cannot start \(executable): \(String(cString: strerror(spawned)))")
+        }
+        return pid
+    }
+
     /// Runs `executable` with `arguments` and exactly `environment`; `input` is its standard input (none: empty).
     /// With `mergeErrors`, standard error goes where standard output goes. After `timeLimit` it is killed (SIGKILL)
     /// and `timedOut` says so. Blocks the calling thread until the child has ended and its output is read.
@@ -51,27 +74,16 @@ public enum ChildProcess {
         posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
         posix_spawn_file_actions_adddup2(&actions, mergeErrors ? fromChild[1] : errorsFromChild[1], 2)
         _ = chatd_spawn_closefrom(&actions, 3)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let environ = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { environ.forEach { free($0) } }
-        var pid: pid_t = 0
-        var spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        // ETXTBSY: the file was open for writing in some process at that instant (a child forked by another thread
-        // holds what was open then until it execs). It passes within moments.
-        for _ in 0..<20 where spawned == ETXTBSY {
-            usleep(5_000)
-            spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let pid: pid_t
+        do {
+            pid = try spawn(executable, arguments, environment: environment, actions: &actions)
+        } catch {
+            (toChild + fromChild + errorsFromChild).filter { $0 >= 0 }.forEach { close($0) }
+            throw error
         }
         close(toChild[0])
         close(fromChild[1])
         if !mergeErrors { close(errorsFromChild[1]) }
-        guard spawned == 0 else {
-            close(toChild[1])
-            close(fromChild[0])
-            if !mergeErrors { close(errorsFromChild[0]) }
-            throw Failure(description: "cannot start \(executable): \(String(cString: strerror(spawned)))")
-        }
         let exchange = exchange(
             pid: pid, input: input ?? Data(), toChild: toChild[1], fromChild: fromChild[0],
             errorsFromChild: mergeErrors ? -1 : errorsFromChild[0], timeLimit: timeLimit)
@@ -167,16 +179,7 @@ public final class RunningChild: Sendable {
         posix_spawn_file_actions_adddup2(&actions, output, 1)
         posix_spawn_file_actions_adddup2(&actions, output, 2)
         _ = chatd_spawn_closefrom(&actions, 3)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let environ = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { environ.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else {
-            throw ChildProcess.Failure(description: "cannot start \(executable): \(String(cString: strerror(spawned)))")
-        }
-        self.pid = pid
+        pid = try ChildProcess.spawn(executable, arguments, environment: environment, actions: &actions)
     }
 
     /// Whether it has not ended yet (an ended child is reaped, and its status kept).
