@@ -109,6 +109,7 @@ extension ConfigKey {
             policy("backoff_seconds", 1...86_400, \.backoffSeconds),
             policy("max_backoff_seconds", 1...604_800, \.maxBackoffSeconds),
             policy("lease_seconds", 5...86_400, \.leaseSeconds),
+            policy("gather_ms", 0...10_000, \.gatherMillis),
         ]
     }
 

@@ -193,7 +193,7 @@ public struct PushMessage: Sendable, Equatable {
     }
 }
 
-/// What the notify job reads for one message: the message and every member but its sender.
+/// What the notify job reads for one message: the message and every member but its sender who was not connected.
 public struct PushAudienceInput: Sendable, Equatable {
     public var message: PushMessage
     public var candidates: [PushCandidate]
@@ -201,6 +201,19 @@ public struct PushAudienceInput: Sendable, Equatable {
     public init(message: PushMessage, candidates: [PushCandidate]) {
         self.message = message
         self.candidates = candidates
+    }
+}
+
+/// What one notify job decided: the notifications to record and the delivery batches to enqueue.
+public struct PushFanOut: Sendable, Equatable {
+    public var lease: JobLease
+    public var notifications: [Notification]
+    public var deliveries: [Job]
+
+    public init(lease: JobLease, notifications: [Notification], deliveries: [Job]) {
+        self.lease = lease
+        self.notifications = notifications
+        self.deliveries = deliveries
     }
 }
 
@@ -220,11 +233,15 @@ public protocol PushRepository: Sendable {
     func settings(of user: UserID) async throws -> PushSettings
     func setSettings(_ settings: PushSettings, user: UserID) async throws
 
-    /// The message and its members as the notify job weighs them; nil when the message was deleted first.
-    func audience(message: MessageID) async throws -> PushAudienceInput?
-    /// Records the notifications, enqueues their deliveries and finishes the notify job, in one transaction: a
-    /// second run of the job records and enqueues nothing.
-    func fanOut(_ notifications: [Notification], deliveries: [Job], completing lease: JobLease) async throws
+    /// Each message and its members as the notify jobs weigh them, in one read; a message deleted first is left out.
+    /// Members that `connected` names (they see the message live) are left out before anything else about them is
+    /// read, so a conversation whose members are all online costs two index lookups.
+    func audiences(of messages: [MessageID], connected: @escaping @Sendable ([UserID]) -> Set<UserID>) async throws
+        -> [MessageID: PushAudienceInput]
+    /// For each notify job: records its notifications, enqueues their deliveries and finishes the job, all jobs in
+    /// one transaction. A job whose lease ended meanwhile (another attempt has it) records and enqueues nothing; the
+    /// leases of those are returned.
+    func fanOut(_ jobs: [PushFanOut]) async throws -> Set<JobLease>
     /// Of some messages, those deleted (or gone) since their notifications were made: a delivery skips them.
     func deletedMessages(among messages: [MessageID]) async throws -> Set<MessageID>
     /// After a delivery attempt: removes the targets the vendor reported gone, enqueues the retries of what may be

@@ -16,6 +16,20 @@ extension JobHandler {
     public func buried(_ job: LeasedJob, error: String) async {}
 }
 
+/// A handler that runs the jobs of one lease together: one read and one write for all of them, where each job that
+/// succeeds is completed in that write (its effect and its end commit together). The runner writes nothing more for
+/// the jobs that succeeded.
+public protocol BatchJobHandler: JobHandler {
+    /// The jobs of one lease. Returns the jobs that failed (by id), with why; every other job was completed.
+    func run(batch jobs: [LeasedJob]) async -> [Int64: any Error]
+}
+
+extension BatchJobHandler {
+    public func run(_ job: LeasedJob) async throws {
+        if let error = await run(batch: [job])[job.lease.jobId] { throw error }
+    }
+}
+
 /// A failure a handler reports, with what the operator (`chatctl jobs show`) and the job's owner should read.
 public struct JobFailure: Error, CustomStringConvertible, Sendable {
     public var description: String

@@ -69,7 +69,7 @@ public final class JobRunner: Service, JobPublisher, Sendable {
 
     private func work(queue: String, policy: QueuePolicy, paused: Bool) async {
         guard let signal = signals[queue] else { return }
-        var dispatch = QueueDispatch(concurrency: policy.concurrency, paused: paused)
+        var dispatch = QueueDispatch(concurrency: policy.concurrency, gather: Millis(policy.gatherMillis), paused: paused)
         await withDiscardingTaskGroup { group in
             group.addTask {
                 while !Task.isCancelled {
@@ -80,10 +80,18 @@ public final class JobRunner: Service, JobPublisher, Sendable {
             var action = dispatch.handle(.enqueued, now: clock())
             var events = signal.stream.makeAsyncIterator()
             while true {
-                if case .lease(let limit) = action {
+                switch action {
+                case .lease(let limit):
                     group.addTask {
                         await self.lease(queue: queue, policy: policy, limit: limit, signal: signal.continuation)
                     }
+                case .wake(let at):
+                    group.addTask {
+                        try? await Task.sleep(for: .milliseconds(max(0, at - self.clock())))
+                        signal.continuation.yield(.gathered)
+                    }
+                case .none:
+                    break
                 }
                 if dispatch.isFinished { break }
                 guard let event = await events.next() else { break }
@@ -116,10 +124,28 @@ public final class JobRunner: Service, JobPublisher, Sendable {
         }
         signal.yield(.leased(count: batch.jobs.count, limit: limit, nextDueAt: batch.nextDueAt))
         await withDiscardingTaskGroup { group in
+            var together: [String: (handler: any BatchJobHandler, jobs: [LeasedJob])] = [:]
             for job in batch.jobs {
+                if let handler = handlers[job.kind] as? any BatchJobHandler {
+                    together[job.kind, default: (handler, [])].jobs.append(job)
+                    continue
+                }
                 group.addTask {
                     await self.perform(job, policy: policy)
                     signal.yield(.finished)
+                }
+            }
+            for (handler, jobs) in together.values {
+                group.addTask {
+                    let failures = await handler.run(batch: jobs)
+                    for job in jobs {
+                        if let error = failures[job.lease.jobId] {
+                            await self.failed(job, error, policy: policy)
+                        } else {
+                            self.count(job.queue) { $0.completed += 1 }
+                        }
+                        signal.yield(.finished)
+                    }
                 }
             }
         }
@@ -133,26 +159,31 @@ public final class JobRunner: Service, JobPublisher, Sendable {
             try await repository.complete(job.lease)
             count(job.queue) { $0.completed += 1 }
         } catch {
-            let reason = "\(error)"
-            count(job.queue) { $0.failedAttempts += 1 }
-            guard let retryAt = policy.retryAt(afterAttempt: job.attempt, now: clock(), random: random()) else {
-                logger.error("job dead after its last attempt", metadata: [
-                    "queue": "\(job.queue)", "job": "\(job.id)", "kind": "\(job.kind)", "attempts": "\(job.attempt)",
-                    "error": "\(reason)",
-                ])
-                await bury(job, error: reason)
-                return
-            }
-            logger.warning("job attempt failed", metadata: [
-                "queue": "\(job.queue)", "job": "\(job.id)", "kind": "\(job.kind)", "attempt": "\(job.attempt)",
+            await failed(job, error, policy: policy)
+        }
+    }
+
+    /// An attempt that failed: the job waits for its next attempt, or is buried after its last.
+    private func failed(_ job: LeasedJob, _ error: any Error, policy: QueuePolicy) async {
+        let reason = "\(error)"
+        count(job.queue) { $0.failedAttempts += 1 }
+        guard let retryAt = policy.retryAt(afterAttempt: job.attempt, now: clock(), random: random()) else {
+            logger.error("job dead after its last attempt", metadata: [
+                "queue": "\(job.queue)", "job": "\(job.id)", "kind": "\(job.kind)", "attempts": "\(job.attempt)",
                 "error": "\(reason)",
             ])
-            do {
-                try await repository.fail(job.lease, error: reason, retryAt: retryAt)
-            } catch {
-                // The lease runs out and the job runs again: handlers are idempotent.
-                logger.error("recording a failed job failed", metadata: ["job": "\(job.id)", "error": "\(error)"])
-            }
+            await bury(job, error: reason)
+            return
+        }
+        logger.warning("job attempt failed", metadata: [
+            "queue": "\(job.queue)", "job": "\(job.id)", "kind": "\(job.kind)", "attempt": "\(job.attempt)",
+            "error": "\(reason)",
+        ])
+        do {
+            try await repository.fail(job.lease, error: reason, retryAt: retryAt)
+        } catch {
+            // The lease runs out and the job runs again: handlers are idempotent.
+            logger.error("recording a failed job failed", metadata: ["job": "\(job.id)", "error": "\(error)"])
         }
     }
 

@@ -7,7 +7,9 @@ import ChatCore
 /// Rules: never more jobs in flight than the queue's concurrency and at most one lease at a time; lease when jobs
 /// were enqueued or finished (a finished job may free the next of its key), or when the earliest job the store knows
 /// of falls due; nothing while paused or stopping. A lease that came back short means the rest is blocked or not yet
-/// due: the next try waits for news or the next tick.
+/// due: the next try waits for news or the next tick. A queue that gathers (`QueuePolicy.gatherMillis`) waits that
+/// long after jobs are enqueued before it leases, so the jobs of a busy moment share one lease (and a batch handler's
+/// one read and one write) instead of one each.
 struct QueueDispatch: Equatable {
     enum Event: Equatable {
         /// Jobs of this queue were enqueued (or made ready again).
@@ -16,6 +18,8 @@ struct QueueDispatch: Equatable {
         case leased(count: Int, limit: Int, nextDueAt: Millis?)
         case leaseFailed
         case tick
+        /// The gathering time asked for with `wake(at:)` is over.
+        case gathered
         case paused(Bool)
         case stop
     }
@@ -23,9 +27,14 @@ struct QueueDispatch: Equatable {
     enum Action: Equatable {
         case none
         case lease(limit: Int)
+        /// Send `gathered` at this time.
+        case wake(at: Millis)
     }
 
     let concurrency: Int
+    let gather: Millis
+    /// While gathering: when it ends. No lease starts before.
+    private(set) var gatheringUntil: Millis?
     private(set) var inFlight = 0
     private(set) var leasing = false
     private(set) var paused = false
@@ -35,8 +44,9 @@ struct QueueDispatch: Equatable {
     /// The earliest time the store said a job falls due (nil: the queue was empty).
     private var nextDueAt: Millis?
 
-    init(concurrency: Int, paused: Bool = false) {
+    init(concurrency: Int, gather: Millis = 0, paused: Bool = false) {
         self.concurrency = concurrency
+        self.gather = gather
         self.paused = paused
     }
 
@@ -45,9 +55,15 @@ struct QueueDispatch: Equatable {
 
     mutating func handle(_ event: Event, now: Millis) -> Action {
         switch event {
+        case .enqueued where gather > 0 && gatheringUntil == nil && !paused && !stopping:
+            news = true
+            gatheringUntil = now + gather
+            return .wake(at: now + gather)
         case .enqueued, .finished:
             if event == .finished { inFlight -= 1 }
             news = true
+        case .gathered:
+            gatheringUntil = nil
         case .leased(let count, let limit, let due):
             leasing = false
             inFlight += count
@@ -71,7 +87,7 @@ struct QueueDispatch: Equatable {
     }
 
     private mutating func next() -> Action {
-        guard news, !paused, !stopping, !leasing, inFlight < concurrency else { return .none }
+        guard news, !paused, !stopping, !leasing, gatheringUntil == nil, inFlight < concurrency else { return .none }
         news = false
         leasing = true
         return .lease(limit: concurrency - inFlight)

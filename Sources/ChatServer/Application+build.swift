@@ -47,6 +47,10 @@ public func buildApplication(
         metrics.time("chatd_store_commit_duration_seconds", [], duration)
         metrics.record("chatd_store_commit_batch_size", [], writes)
     }
+    services.store.observeCheckpoints { duration, pages in
+        metrics.time("chatd_store_checkpoint_duration_seconds", [], duration)
+        metrics.count("chatd_store_checkpoint_pages_total", by: Int64(pages))
+    }
     services.pushSender.observe { platform, outcome, duration in
         let provider = ("provider", platform.rawValue)
         if outcome == .delivered {

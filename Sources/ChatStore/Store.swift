@@ -65,6 +65,12 @@ public final class Store: StoreMaintenance {
         database.writer.observeCommits(observer)
     }
 
+    /// Reports each checkpoint that copied pages into the database file: its duration and the pages (for metrics).
+    /// Set once at start-up.
+    public func observeCheckpoints(_ observer: @escaping @Sendable (Duration, Int) -> Void) {
+        database.checkpointer.observer.set { observer($0.0, $0.1) }
+    }
+
     public var eventRetentionDays: Int { limits.eventRetentionDays }
 
     /// Moves the WAL back into the database file and truncates it; for quiet moments and before backups.

@@ -10,6 +10,6 @@ struct Chatbench: AsyncParsableCommand {
         subcommands: [
             StoreScenario.self, BackupScenario.self, IdleScenario.self, DirectScenario.self, GroupScenario.self, ReconnectScenario.self,
             SlowClientsScenario.self, FragmentsScenario.self, JobsScenario.self, MediaScenario.self, MixedScenario.self, PushScenario.self,
-            WorkerCommand.self,
+            WorkerCommand.self, CPUHogCommand.self,
         ])
 }

@@ -42,6 +42,26 @@ import Testing
         var payloads: [String] { attempts.withLock { $0.map(\.payload) } }
     }
 
+    /// A batch handler: records each call's payloads, completes the jobs it was given in one write, and fails those
+    /// whose payload says so.
+    final class BatchRecorder: BatchJobHandler {
+        let store: Store
+        let calls = Mutex<[[String]]>([])
+        init(store: Store) { self.store = store }
+
+        func run(batch jobs: [LeasedJob]) async -> [Int64: any Error] {
+            calls.withLock { $0.append(jobs.map(\.payload)) }
+            let failing = jobs.filter { $0.payload.contains("fail") }
+            let done = jobs.filter { !$0.payload.contains("fail") }
+            do {
+                for job in done { _ = try await store.jobs.complete(job.lease) }
+            } catch {
+                return Dictionary(uniqueKeysWithValues: jobs.map { ($0.lease.jobId, error as any Error) })
+            }
+            return Dictionary(uniqueKeysWithValues: failing.map { ($0.lease.jobId, JobFailure("bad payload") as any Error) })
+        }
+    }
+
     func open() throws -> Store { try Store(directory: directory) }
 
     func runner(
@@ -78,6 +98,37 @@ import Testing
         #expect(handler.attempts.withLock { $0 } == [.init(payload: "{\"n\":1}", attempt: 1)])
         let figures = try await runner.figures().first { $0.queue == "media" }
         #expect(figures?.counters.completed == 1)
+    }
+
+    @Test func aGatheringQueueHandsTheJobsOfOneMomentToABatchHandlerTogether() async throws {
+        let store = try open()
+        defer { try? store.close() }
+        let handler = BatchRecorder(store: store)
+        let policy = QueuePolicy(
+            concurrency: 8, maxAttempts: 1, backoffSeconds: 1, leaseSeconds: 60, gatherMillis: 200)
+        let runner = JobRunner(
+            repository: store.jobs, policies: ["notify": policy], handlers: ["batch": handler],
+            pollInterval: .seconds(60), random: { 0 }, logger: Logger(label: "test"))
+        store.setJobPublisher(runner)
+        // Three jobs waiting (the queue paused): one lease takes them, and the handler gets them in one call.
+        try await runner.pause("notify")
+        for payload in ["a", "fail", "b"] {
+            try await store.jobs.enqueue([Job(kind: "batch", queue: "notify", payload: payload)])
+        }
+        try await running(runner) {
+            try await runner.resume("notify")
+            try await eventually {
+                try await store.jobs.jobs(queue: "notify", state: nil, limit: 10).allSatisfy { $0.state == .dead }
+            }
+            // A job enqueued later is leased once the gathering time is over.
+            try await store.jobs.enqueue([Job(kind: "batch", queue: "notify", payload: "c")])
+            try await eventually { handler.calls.withLock { $0.count } == 2 }
+        }
+        #expect(handler.calls.withLock { $0 } == [["a", "fail", "b"], ["c"]])
+        let left = try await store.jobs.jobs(queue: "notify", state: nil, limit: 10)
+        #expect(left.map(\.payload) == ["fail"] && left.first?.lastError == "bad payload")
+        let figures = try await runner.figures().first { $0.queue == "notify" }
+        #expect(figures?.counters.completed == 3 && figures?.counters.buried == 1)
     }
 
     @Test func failedAttemptsAreRetriedWithBackoffThenDeadUntilRetried() async throws {

@@ -17,6 +17,24 @@ import Testing
         #expect(dispatch.handle(.leased(count: 1, limit: 1, nextDueAt: 0), now: 2) == .lease(limit: 1))
     }
 
+    @Test func aGatheringQueueLeasesTheJobsOfABusyMomentTogether() {
+        var dispatch = QueueDispatch(concurrency: 64, gather: 20)
+        #expect(dispatch.handle(.enqueued, now: 100) == .wake(at: 120))
+        #expect(dispatch.handle(.enqueued, now: 105) == .none, "already gathering")
+        #expect(dispatch.handle(.tick, now: 110) == .none)
+        #expect(dispatch.handle(.gathered, now: 120) == .lease(limit: 64))
+        #expect(dispatch.handle(.leased(count: 10, limit: 64, nextDueAt: nil), now: 121) == .none)
+        // Jobs enqueued while others run gather again; a job that finishes meanwhile waits for the gathering too.
+        #expect(dispatch.handle(.enqueued, now: 130) == .wake(at: 150))
+        #expect(dispatch.handle(.finished, now: 131) == .none)
+        #expect(dispatch.handle(.gathered, now: 150) == .lease(limit: 55))
+        // A paused queue gathers nothing, and leases at once when resumed.
+        #expect(dispatch.handle(.leased(count: 0, limit: 55, nextDueAt: nil), now: 151) == .none)
+        #expect(dispatch.handle(.paused(true), now: 152) == .none)
+        #expect(dispatch.handle(.enqueued, now: 153) == .none)
+        #expect(dispatch.handle(.paused(false), now: 154) == .lease(limit: 55))
+    }
+
     @Test func aShortLeaseWaitsForNewsOrItsDueTime() {
         var dispatch = QueueDispatch(concurrency: 4)
         _ = dispatch.handle(.enqueued, now: 0)

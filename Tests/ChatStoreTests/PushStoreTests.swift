@@ -1,5 +1,6 @@
 import ChatCore
 import Foundation
+import Synchronization
 import Testing
 
 @testable import ChatStore
@@ -57,6 +58,12 @@ import Testing
         #expect(try await store.push.settings(of: alice) == PushSettings(mentionsBreakMute: false))
     }
 
+    static func audience(
+        _ store: Store, _ message: MessageID, connected: @escaping @Sendable ([UserID]) -> Set<UserID> = { _ in [] }
+    ) async throws -> PushAudienceInput? {
+        try await store.push.audiences(of: [message], connected: connected)[message]
+    }
+
     @Test func audienceFanOutAndSettlement() async throws {
         let (store, directory) = try Self.store()
         defer { try? store.close(); try? FileManager.default.removeItem(at: directory) }
@@ -71,7 +78,7 @@ import Testing
         let bobsTarget = try await store.push.register(Self.webPush("https://push.example/bob"), user: bob, session: nil, now: 1)
 
         let first = try await store.messages.sendMessage(sender: ann, conversation: group.id, clientId: "1", text: "hi @cat")
-        let input = try #require(try await store.push.audience(message: first.message.id))
+        let input = try #require(try await Self.audience(store, first.message.id))
         #expect(input.message.isGroup && input.message.conversationTitle == "Crew" && input.message.senderName == "Ann")
         #expect(input.message.text == "hi @cat" && input.message.seq == 1)
         let byUser = Dictionary(uniqueKeysWithValues: input.candidates.map { ($0.userId, $0) })
@@ -79,28 +86,41 @@ import Testing
         #expect(byUser[bob]?.targets == [bobsTarget] && byUser[bob]?.unread == 1 && byUser[bob]?.superseded == false)
         #expect(byUser[cat]?.muted == true && byUser[cat]?.handle == "cat")
         #expect(byUser[dan]?.blockedSender == true)
+        // Members who are connected are left out, and asked about once, without the sender.
+        let asked = Mutex<[UserID]>([])
+        let someOnline = try #require(
+            try await Self.audience(store, first.message.id) { members in
+                asked.withLock { $0 += members }
+                return Set(members).intersection([bob, dan])
+            })
+        #expect(someOnline.candidates.map(\.userId) == [cat] && asked.withLock { $0.sorted() } == [bob, cat, dan])
+        let allOnline = try #require(try await Self.audience(store, first.message.id) { Set($0) })
+        #expect(allOnline.candidates.isEmpty && allOnline.message == input.message)
 
         // A later message from someone else supersedes the first for everyone but its own sender.
         _ = try await store.messages.sendMessage(sender: bob, conversation: group.id, clientId: "2", text: "yo")
-        let again = try #require(try await store.push.audience(message: first.message.id))
+        let again = try #require(try await Self.audience(store, first.message.id))
         let superseded = Dictionary(uniqueKeysWithValues: again.candidates.map { ($0.userId, $0.superseded) })
         #expect(superseded == [bob: false, cat: true, dan: true])
         // …unless its sender is one they blocked: that message never notifies them, so it supersedes nothing.
         try await store.accounts.block(user: cat, target: bob)
-        let blocked = try #require(try await store.push.audience(message: first.message.id))
+        let blocked = try #require(try await Self.audience(store, first.message.id))
         #expect(blocked.candidates.first { $0.userId == cat }?.superseded == false)
 
-        // The send enqueued the notify job; its fan-out records and enqueues once.
+        // Each send enqueued its notify job; a fan-out records and enqueues once per job.
         let now = Clock.nowMillis()
-        let leased = try await store.jobs.lease(queue: "notify", limit: 1, now: now, leaseUntil: now + 60_000, maxAttempts: 5)
-        let job = try #require(leased.jobs.first)
+        let leased = try await store.jobs.lease(queue: "notify", limit: 2, now: now, leaseUntil: now + 60_000, maxAttempts: 5)
+        #expect(leased.jobs.count == 2)
+        let (job, secondJob) = (leased.jobs[0], leased.jobs[1])
         let notification = Notification(userId: bob, conversationId: group.id, messageId: first.message.id, title: "Crew", body: "Ann: hi @cat")
         let delivery = Job(kind: Job.Kind.pushDeliver, queue: Job.Queue.push, payload: "{\"items\":[],\"attempt\":1}")
-        try await store.push.fanOut([notification], deliveries: [delivery], completing: job.lease)
-        await #expect(throws: StoreError.self, "the lease is spent: nothing twice") {
-            try await store.push.fanOut([notification], deliveries: [delivery], completing: job.lease)
-        }
+        let fanOut = PushFanOut(lease: job.lease, notifications: [notification], deliveries: [delivery])
+        #expect(try await store.push.fanOut([fanOut]).isEmpty)
+        // The lease is spent: nothing twice, while the other job of the same batch is finished.
+        let second = PushFanOut(lease: secondJob.lease, notifications: [], deliveries: [])
+        #expect(try await store.push.fanOut([fanOut, second]) == [job.lease])
         #expect(try await store.notifications.notifications(for: bob, limit: 10) == [notification])
+        #expect(try await store.jobs.jobs(queue: "notify", state: nil, limit: 10).isEmpty)
         let queued = try await store.jobs.jobs(queue: "push", state: nil, limit: 10)
         #expect(queued.filter { $0.kind == Job.Kind.pushDeliver }.count == 1)
 
@@ -117,7 +137,7 @@ import Testing
 
         // A deleted message notifies nobody.
         _ = try await store.messages.deleteMessage(conversation: group.id, seq: 1, actor: ann)
-        #expect(try await store.push.audience(message: first.message.id) == nil)
+        #expect(try await store.push.audiences(of: [first.message.id]) { _ in [] }.isEmpty)
         #expect(try await store.push.deletedMessages(among: [first.message.id]) == [first.message.id])
         #expect(try await store.notifications.prune(before: Clock.nowMillis() + 1) == 1)
     }

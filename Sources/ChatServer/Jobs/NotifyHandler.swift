@@ -5,28 +5,57 @@ import Foundation
 
 /// `notify.message`: decides who hears of a new message by push (`PushAudience`: not connected, not muted unless
 /// mentioned, not blocking the sender, not superseded by a later message), records their notifications, and
-/// enqueues the deliveries to their devices in `push.deliver` batches — all in the transaction that finishes the
-/// job, so a retried job records and enqueues nothing twice.
-struct NotifyHandler: JobHandler {
+/// enqueues the deliveries to their devices in `push.deliver` batches — in the transaction that finishes the job,
+/// so a retried job records and enqueues nothing twice. Every message makes one of these jobs, so the jobs of one
+/// lease are decided together: one read for all their audiences, one write for all their fan-outs.
+struct NotifyHandler: BatchJobHandler {
     let push: any PushRepository
     /// Of some users, those connected now (they see the message live and get no push).
     let connected: @Sendable ([UserID]) -> Set<UserID>
     let preview: PushPreview
 
-    func run(_ job: LeasedJob) async throws {
-        let payload = try ChatJSON.decoder().decode(NotifyMessagePayload.self, from: Data(job.payload.utf8))
-        // A message deleted before its job ran notifies nobody.
-        guard let input = try await push.audience(message: payload.messageId) else {
-            try await push.fanOut([], deliveries: [], completing: job.lease)
-            return
+    func run(batch jobs: [LeasedJob]) async -> [Int64: any Error] {
+        var failures: [Int64: any Error] = [:]
+        var payloads: [(job: LeasedJob, payload: NotifyMessagePayload)] = []
+        for job in jobs {
+            do {
+                payloads.append((job, try ChatJSON.decoder().decode(NotifyMessagePayload.self, from: Data(job.payload.utf8))))
+            } catch {
+                failures[job.lease.jobId] = error
+            }
         }
-        let audience = PushAudience(input, online: connected(input.candidates.map(\.userId)), preview: preview)
-        let notifications = audience.recipients.map {
-            ChatCore.Notification(
-                userId: $0.userId, conversationId: payload.conversationId, messageId: payload.messageId,
-                title: $0.content.title, body: $0.content.body)
+        do {
+            let inputs = try await push.audiences(of: payloads.map(\.payload.messageId), connected: connected)
+            var fanOuts: [PushFanOut] = []
+            for (job, payload) in payloads {
+                // A message deleted before its job ran notifies nobody.
+                guard let input = inputs[payload.messageId] else {
+                    fanOuts.append(PushFanOut(lease: job.lease, notifications: [], deliveries: []))
+                    continue
+                }
+                // The store already left out the members who were connected.
+                let audience = PushAudience(input, online: [], preview: preview)
+                do {
+                    fanOuts.append(
+                        PushFanOut(
+                            lease: job.lease,
+                            notifications: audience.recipients.map {
+                                ChatCore.Notification(
+                                    userId: $0.userId, conversationId: payload.conversationId,
+                                    messageId: payload.messageId, title: $0.content.title, body: $0.content.body)
+                            },
+                            deliveries: try PushBatch.jobs(for: audience.recipients)))
+                } catch {
+                    failures[job.lease.jobId] = error
+                }
+            }
+            for lease in try await push.fanOut(fanOuts) {
+                failures[lease.jobId] = JobFailure("the job's lease ended before it finished")
+            }
+        } catch {
+            for (job, _) in payloads where failures[job.lease.jobId] == nil { failures[job.lease.jobId] = error }
         }
-        try await push.fanOut(notifications, deliveries: try PushBatch.jobs(for: audience.recipients), completing: job.lease)
+        return failures
     }
 }
 

@@ -23,7 +23,7 @@ enum MetricsServer {
             configuration: ApplicationConfiguration(
                 address: .hostname(config.metrics.host, port: config.metrics.port), serverName: "chatd-metrics"),
             onServerRunning: { channel in
-                logger.info(
+                logger.notice(
                     "metrics served", metadata: ["address": "http://\(config.metrics.host):\(channel.localAddress?.port ?? 0)/metrics"])
             },
             logger: logger)

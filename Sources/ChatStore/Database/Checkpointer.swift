@@ -64,6 +64,8 @@ final class Checkpointer: Sendable {
         (nil, .now))
     private let figuresState = Mutex(CheckpointFigures())
     var figures: CheckpointFigures { figuresState.withLock { $0 } }
+    /// Told of each checkpoint that copied anything: how long it took and how many pages it copied.
+    let observer = ObserverSlot<(Duration, Int)>()
 
     init(
         path: String, configuration: Configuration, mode: Mode, interval: DispatchTimeInterval = .milliseconds(200)
@@ -145,15 +147,17 @@ final class Checkpointer: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         let (frames, copied) = try connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
         let end = DispatchTime.now().uptimeNanoseconds
-        figuresState.withLock { figures in
+        let pages = figuresState.withLock { figures in
             // SQLite answers the frames copied so far in this log; a smaller log is a new one.
             let before = frames >= figures.logFrames ? figures.logCopied : 0
             figures.logFrames = frames
             figures.logCopied = copied
-            guard copied > before else { return }
+            guard copied > before else { return 0 }
             figures.recent.append((start, end - start, copied - before))
             if figures.recent.count > CheckpointFigures.keptCheckpoints { figures.recent.removeFirst() }
+            return copied - before
         }
+        if pages > 0 { observer((.nanoseconds(end - start), pages)) }
     }
 
     /// Opens the pin's read transaction right after the next commit, so its snapshot is exactly what has committed,

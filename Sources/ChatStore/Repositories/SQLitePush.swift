@@ -97,41 +97,62 @@ public struct SQLitePush: PushRepository {
         }
     }
 
-    public func audience(message: MessageID) async throws -> PushAudienceInput? {
+    public func audiences(of messages: [MessageID], connected: @escaping @Sendable ([UserID]) -> Set<UserID>)
+        async throws -> [MessageID: PushAudienceInput]
+    {
         try await database.read { db in
-            guard
-                let row = try Row.fetchOne(
-                    db,
+            var inputs: [MessageID: PushAudienceInput] = [:]
+            for message in messages where inputs[message] == nil {
+                inputs[message] = try Self.audience(db, message: message, connected: connected)
+            }
+            return inputs
+        }
+    }
+
+    static func audience(_ db: Database, message: MessageID, connected: @Sendable ([UserID]) -> Set<UserID>) throws
+        -> PushAudienceInput?
+    {
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(
                     sql: """
                         SELECT m.conversation_id, m.seq, m.sender_id, m.body, m.attachments, c.kind, c.title,
                                u.display_name
                         FROM messages m JOIN conversations c ON c.id = m.conversation_id
                         JOIN users u ON u.id = m.sender_id
                         WHERE m.id = ? AND m.deleted_at IS NULL
-                        """, arguments: [message])
-            else { return nil }
-            let conversation: ConversationID = row[0]
-            let seq: Seq = row[1]
-            let sender: UserID = row[2]
-            let attachments: String? = row[4]
-            let pushMessage = PushMessage(
-                conversationId: conversation, messageId: message, seq: seq, senderId: sender, senderName: row[7],
-                isGroup: (row[5] as String) == "group", conversationTitle: row[6], text: (row[3] as String?) ?? "",
-                attachmentKind: attachments.map {
-                    $0.contains("\"kind\":\"image\"") ? "image" : $0.contains("\"kind\":\"video\"") ? "video" : "file"
-                })
-            var targets: [UserID: [PushTarget]] = [:]
-            for row in try Row.fetchAll(
-                db,
+                        """), arguments: [message])
+        else { return nil }
+        let conversation: ConversationID = row[0]
+        let seq: Seq = row[1]
+        let sender: UserID = row[2]
+        let attachments: String? = row[4]
+        let pushMessage = PushMessage(
+            conversationId: conversation, messageId: message, seq: seq, senderId: sender, senderName: row[7],
+            isGroup: (row[5] as String) == "group", conversationTitle: row[6], text: (row[3] as String?) ?? "",
+            attachmentKind: attachments.map {
+                $0.contains("\"kind\":\"image\"") ? "image" : $0.contains("\"kind\":\"video\"") ? "video" : "file"
+            })
+        let members = try UserID.fetchAll(
+            db.cachedStatement(sql: "SELECT user_id FROM members WHERE conversation_id = ? AND user_id <> ?"),
+            arguments: [conversation, sender])
+        let online = connected(members)
+        let offline = members.filter { !online.contains($0) }
+        guard !offline.isEmpty else { return PushAudienceInput(message: pushMessage, candidates: []) }
+        // The offline members as one JSON array, so the statements stay cached whatever their number.
+        let among = "[" + offline.map(String.init).joined(separator: ",") + "]"
+        var targets: [UserID: [PushTarget]] = [:]
+        for row in try Row.fetchAll(
+            db.cachedStatement(
                 sql: """
                     SELECT \(Self.columns) FROM push_targets
-                    WHERE user_id IN (SELECT user_id FROM members WHERE conversation_id = ?) ORDER BY id
-                    """, arguments: [conversation])
-            {
-                if let target = Self.target(row) { targets[target.userId, default: []].append(target) }
-            }
-            let candidates = try Row.fetchAll(
-                db,
+                    WHERE user_id IN (SELECT value FROM json_each(?)) ORDER BY id
+                    """), arguments: [among])
+        {
+            if let target = Self.target(row) { targets[target.userId, default: []].append(target) }
+        }
+        let candidates = try Row.fetchAll(
+            db.cachedStatement(
                 sql: """
                     SELECT mb.user_id, u.handle, mb.muted, u.mentions_break_mute,
                         EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = mb.user_id AND b.blocked_id = :sender),
@@ -145,28 +166,34 @@ public struct SQLitePush: PushRepository {
                             FROM members mine JOIN conversations c ON c.id = mine.conversation_id
                             WHERE mine.user_id = mb.user_id AND c.last_seq > mine.last_read_seq)
                     FROM members mb JOIN users u ON u.id = mb.user_id
-                    WHERE mb.conversation_id = :conversation AND mb.user_id <> :sender
+                    WHERE mb.conversation_id = :conversation AND mb.user_id IN (SELECT value FROM json_each(:among))
                       AND u.disabled_at IS NULL AND u.deleted_at IS NULL
                     ORDER BY mb.user_id
-                    """, arguments: ["conversation": conversation, "sender": sender, "seq": seq]
-            ).map { row in
-                let user: UserID = row[0]
-                return PushCandidate(
-                    userId: user, handle: row[1], muted: row[2], settings: PushSettings(mentionsBreakMute: row[3]),
-                    blockedSender: row[4], superseded: row[5], unread: row[6], targets: targets[user] ?? [])
-            }
-            return PushAudienceInput(message: pushMessage, candidates: candidates)
+                    """), arguments: ["conversation": conversation, "among": among, "seq": seq, "sender": sender]
+        ).map { row in
+            let user: UserID = row[0]
+            return PushCandidate(
+                userId: user, handle: row[1], muted: row[2], settings: PushSettings(mentionsBreakMute: row[3]),
+                blockedSender: row[4], superseded: row[5], unread: row[6], targets: targets[user] ?? [])
         }
+        return PushAudienceInput(message: pushMessage, candidates: candidates)
     }
 
-    public func fanOut(_ notifications: [ChatCore.Notification], deliveries: [Job], completing lease: JobLease) async throws {
+    public func fanOut(_ jobs: [PushFanOut]) async throws -> Set<JobLease> {
         try await database.write { context in
             let db = context.db
-            // A job whose lease ran out went to another attempt: that one records and enqueues, not this.
-            guard try SQLiteJobs.complete(db, lease) else { throw StoreError("the job's lease ended before it finished") }
-            try SQLiteNotifications.insert(notifications, db)
             let now = Clock.nowMillis()
-            for job in deliveries { try context.enqueue(job, at: now) }
+            var ended = Set<JobLease>()
+            for job in jobs {
+                // A job whose lease ran out went to another attempt: that one records and enqueues, not this.
+                guard try SQLiteJobs.complete(db, job.lease) else {
+                    ended.insert(job.lease)
+                    continue
+                }
+                try SQLiteNotifications.insert(job.notifications, db)
+                for delivery in job.deliveries { try context.enqueue(delivery, at: now) }
+            }
+            return ended
         }
     }
 

@@ -11,6 +11,8 @@ final class ChatdProcess: @unchecked Sendable {
     let root: URL
     let process = Process()
     private(set) var port = 0
+    /// Where `/metrics` is served (0 before `start`).
+    private(set) var metricsPort = 0
     static let secret = "chatbench-secret-chatbench-secret-0123456789"
 
     init() throws {
@@ -94,11 +96,16 @@ final class ChatdProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             let text = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
-            if let range = text.range(
-                of: #"msg="chatd listening" address=https?://127\.0\.0\.1:\d+"#, options: .regularExpression),
-                let port = Int(text[range].split(separator: ":").last ?? "")
-            {
+            func address(after message: String) -> Int? {
+                guard
+                    let range = text.range(
+                        of: #"msg="\#(message)" address=https?://127\.0\.0\.1:\d+"#, options: .regularExpression)
+                else { return nil }
+                return Int(text[range].split(separator: ":").last ?? "")
+            }
+            if let port = address(after: "chatd listening"), let metricsPort = address(after: "metrics served") {
                 self.port = port
+                self.metricsPort = metricsPort
                 return
             }
             guard process.isRunning else { break }
@@ -143,6 +150,14 @@ final class ChatdProcess: @unchecked Sendable {
             let stat = (try? String(contentsOfFile: "\(tasks)/\(thread)/schedstat", encoding: .utf8)) ?? ""
             return total + (Int(stat.split(separator: " ").first ?? "") ?? 0)
         }
+    }
+
+    /// One scrape of `/metrics`.
+    func metrics() throws -> ServerMetrics {
+        let (status, body) = try BlockingHTTP(port: metricsPort).exchange(
+            "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", body: nil)
+        guard status == 200 else { throw BenchError("GET /metrics answered \(status)") }
+        return ServerMetrics(String(decoding: body, as: UTF8.self))
     }
 
     /// SIGTERM and wait, then remove the data.

@@ -78,6 +78,8 @@ final class LoadWorker: @unchecked Sendable {
     private var gaps = 0
     private var latencies: [UInt64] = []
     private var perMessage: [UInt64: UInt64] = [:]
+    /// Whether to keep, per message, when its last recipient had it (`per_message`; the group scenario's figure).
+    private var trackCompletion = true
     private var closeCodes: [UInt16: Int] = [:]
     private var openCount = 0
 
@@ -103,6 +105,7 @@ final class LoadWorker: @unchecked Sendable {
             rawPort = Int(number("port"))
             connectAll(raw: true, reply: reply)
         case "send":
+            trackCompletion = command["completion"] as? Bool ?? true
             send(rate: number("rate"), seconds: number("seconds"), senders: Int(number("senders")), reply: reply)
         case "stats":
             reply(stats())
@@ -242,7 +245,7 @@ final class LoadWorker: @unchecked Sendable {
         receivedCount += 1
         gaps += gap
         latencies.append(now &- sentAt)
-        if perMessage[sentAt].map({ $0 < now }) ?? true { perMessage[sentAt] = now }
+        if trackCompletion, perMessage[sentAt].map({ $0 < now }) ?? true { perMessage[sentAt] = now }
     }
 
     func duplicate() { duplicates += 1 }
