@@ -26,17 +26,17 @@ struct DirectScenario: AsyncParsableCommand {
         defer { Task { await pool.quit() } }
         let hog = try CPUHog(cores: cpuHog)
         defer { hog.stop() }
-        print("chatd on port \(server.port); \(connected) clients connected in \(conversations.count) conversations; \(cpuHog) cores kept busy beside it")
+        say("chatd on port \(server.port); \(connected) clients connected in \(conversations.count) conversations; \(cpuHog) cores kept busy beside it")
 
         let first = try await phase(pool, server, hog, rate: rate, seconds: seconds)
-        print(first.line)
+        say(first.line)
         var lost = first.lost
         var duplicated = first.stats.duplicates
         var sustained = first.held ? first.achieved : 0
         var measured: [Phase] = []
         for target in steps.split(separator: ",").compactMap({ Double($0) }) {
             let step = try await phase(pool, server, hog, rate: target, seconds: stepSeconds)
-            print(step.line)
+            say(step.line)
             measured.append(step)
             lost += step.lost
             duplicated += step.stats.duplicates
@@ -161,6 +161,11 @@ struct DirectScenario: AsyncParsableCommand {
             cpuPerMessage: rounded(Double(cpu) / messages, 1), chatdCores: rounded(Double(cpu) / 1e6 / wall, 2),
             workerCPUPerMessage: rounded(Double(workerCPU) / messages, 1), hogCores: rounded(Double(hogCPU) / 1e6 / wall, 2))
     }
+}
+
+/// A line written at once (not buffered until the end, as `print` to a file is): a run takes many minutes.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 /// A value `printResult` writes as JSON (an array or object made with JSONSerialization).
