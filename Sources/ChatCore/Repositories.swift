@@ -158,6 +158,6 @@ public protocol StoreMaintenance: Sendable {
     func fileSizes() -> (database: Int64, wal: Int64)
     /// Reports each group commit's duration and number of writes (for metrics). Set once at start-up.
     func observeCommits(_ observer: @escaping @Sendable (Duration, Int) -> Void)
-    /// Reports each checkpoint's duration and the pages it copied into the database file. Set once at start-up.
+    /// Reports each checkpoint's duration and the WAL frames it copied into the database file. Set once at start-up.
     func observeCheckpoints(_ observer: @escaping @Sendable (Duration, Int) -> Void)
 }

@@ -132,7 +132,7 @@ public final class JobRunner: Service, JobPublisher, Sendable {
                 }
                 group.addTask {
                     await self.perform(job, policy: policy)
-                    signal.yield(.finished)
+                    signal.yield(.finished(count: 1))
                 }
             }
             for (handler, jobs) in together.values {
@@ -144,8 +144,8 @@ public final class JobRunner: Service, JobPublisher, Sendable {
                         } else {
                             self.count(job.queue) { $0.completed += 1 }
                         }
-                        signal.yield(.finished)
                     }
+                    signal.yield(.finished(count: jobs.count))
                 }
             }
         }

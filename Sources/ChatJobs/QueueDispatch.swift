@@ -14,7 +14,9 @@ struct QueueDispatch: Equatable {
     enum Event: Equatable {
         /// Jobs of this queue were enqueued (or made ready again).
         case enqueued
-        case finished
+        /// Jobs finished: one, or all the jobs a batch handler was given at once (one event, so the first of them
+        /// to be counted does not start a lease of one while the rest are being settled).
+        case finished(count: Int)
         case leased(count: Int, limit: Int, nextDueAt: Millis?)
         case leaseFailed
         case tick
@@ -59,8 +61,10 @@ struct QueueDispatch: Equatable {
             news = true
             gatheringUntil = now + gather
             return .wake(at: now + gather)
-        case .enqueued, .finished:
-            if event == .finished { inFlight -= 1 }
+        case .enqueued:
+            news = true
+        case .finished(let count):
+            inFlight -= count
             news = true
         case .gathered:
             gatheringUntil = nil

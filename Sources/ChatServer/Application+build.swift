@@ -47,9 +47,9 @@ public func buildApplication(
         metrics.time("chatd_store_commit_duration_seconds", [], duration)
         metrics.record("chatd_store_commit_batch_size", [], writes)
     }
-    services.store.observeCheckpoints { duration, pages in
+    services.store.observeCheckpoints { duration, frames in
         metrics.time("chatd_store_checkpoint_duration_seconds", [], duration)
-        metrics.count("chatd_store_checkpoint_pages_total", by: Int64(pages))
+        metrics.count("chatd_store_checkpoint_frames_total", by: Int64(frames))
     }
     services.pushSender.observe { platform, outcome, duration in
         let provider = ("provider", platform.rawValue)

@@ -65,7 +65,8 @@ public final class Store: StoreMaintenance {
         database.writer.observeCommits(observer)
     }
 
-    /// Reports each checkpoint that copied pages into the database file: its duration and the pages (for metrics).
+    /// Reports each checkpoint that copied anything into the database file: its duration and the WAL frames it copied
+    /// (a page written twice in the log is two frames; for metrics).
     /// Set once at start-up.
     public func observeCheckpoints(_ observer: @escaping @Sendable (Duration, Int) -> Void) {
         database.checkpointer.observer.set { observer($0.0, $0.1) }

@@ -12,8 +12,8 @@ import Testing
         // The lease filled every slot: news that arrives now waits for a free one.
         #expect(dispatch.handle(.leased(count: 3, limit: 3, nextDueAt: 0), now: 0) == .none)
         #expect(dispatch.handle(.enqueued, now: 1) == .none)
-        #expect(dispatch.handle(.finished, now: 2) == .lease(limit: 1))
-        #expect(dispatch.handle(.finished, now: 2) == .none, "one lease at a time")
+        #expect(dispatch.handle(.finished(count: 1), now: 2) == .lease(limit: 1))
+        #expect(dispatch.handle(.finished(count: 1), now: 2) == .none, "one lease at a time")
         #expect(dispatch.handle(.leased(count: 1, limit: 1, nextDueAt: 0), now: 2) == .lease(limit: 1))
     }
 
@@ -26,13 +26,18 @@ import Testing
         #expect(dispatch.handle(.leased(count: 10, limit: 64, nextDueAt: nil), now: 121) == .none)
         // Jobs enqueued while others run gather again; a job that finishes meanwhile waits for the gathering too.
         #expect(dispatch.handle(.enqueued, now: 130) == .wake(at: 150))
-        #expect(dispatch.handle(.finished, now: 131) == .none)
+        #expect(dispatch.handle(.finished(count: 1), now: 131) == .none)
         #expect(dispatch.handle(.gathered, now: 150) == .lease(limit: 55))
+        // A batch handler's jobs finish as one event: one lease for the freed slots, not a lease of one first.
+        #expect(dispatch.handle(.leased(count: 55, limit: 55, nextDueAt: nil), now: 151) == .none)
+        #expect(dispatch.handle(.finished(count: 55), now: 160) == .lease(limit: 55))
+        #expect(dispatch.handle(.leased(count: 0, limit: 55, nextDueAt: nil), now: 161) == .none)
+        #expect(dispatch.handle(.finished(count: 9), now: 162) == .lease(limit: 64))
         // A paused queue gathers nothing, and leases at once when resumed.
-        #expect(dispatch.handle(.leased(count: 0, limit: 55, nextDueAt: nil), now: 151) == .none)
-        #expect(dispatch.handle(.paused(true), now: 152) == .none)
-        #expect(dispatch.handle(.enqueued, now: 153) == .none)
-        #expect(dispatch.handle(.paused(false), now: 154) == .lease(limit: 55))
+        #expect(dispatch.handle(.leased(count: 0, limit: 64, nextDueAt: nil), now: 163) == .none)
+        #expect(dispatch.handle(.paused(true), now: 164) == .none)
+        #expect(dispatch.handle(.enqueued, now: 165) == .none)
+        #expect(dispatch.handle(.paused(false), now: 166) == .lease(limit: 64))
     }
 
     @Test func aShortLeaseWaitsForNewsOrItsDueTime() {
@@ -53,7 +58,7 @@ import Testing
         _ = dispatch.handle(.enqueued, now: 0)
         // One job of key k leased; the next of k is due but blocked behind it.
         #expect(dispatch.handle(.leased(count: 1, limit: 2, nextDueAt: 0), now: 0) == .none)
-        #expect(dispatch.handle(.finished, now: 10) == .lease(limit: 2))
+        #expect(dispatch.handle(.finished(count: 1), now: 10) == .lease(limit: 2))
     }
 
     @Test func pausedLeasesNothingUntilResumed() {
@@ -70,9 +75,9 @@ import Testing
         _ = dispatch.handle(.leased(count: 2, limit: 2, nextDueAt: 0), now: 0)
         #expect(dispatch.handle(.stop, now: 1) == .none)
         #expect(!dispatch.isFinished)
-        #expect(dispatch.handle(.finished, now: 2) == .none, "no new lease while stopping")
+        #expect(dispatch.handle(.finished(count: 1), now: 2) == .none, "no new lease while stopping")
         #expect(!dispatch.isFinished)
-        _ = dispatch.handle(.finished, now: 3)
+        _ = dispatch.handle(.finished(count: 1), now: 3)
         #expect(dispatch.isFinished)
     }
 

@@ -103,7 +103,7 @@ struct DirectScenario: AsyncParsableCommand {
             """
             \(Int(rate))/s for \(Int(seconds)) s: achieved \(Int(achieved))/s; delivery \(delivery.text); ack \(ack.text); \
             \(checkpoints.count) checkpoints, \(checkpoints.milliseconds) ms in all, the longest ≤ \(checkpoints.longestAtMost) ms, \
-            \(checkpoints.pages) pages; \(commits) commits, \(slowCommits) over 10 ms; WAL \(walMegabytes) MB at the end; \
+            \(checkpoints.pages) WAL frames copied; \(commits) commits, \(slowCommits) over 10 ms; WAL \(walMegabytes) MB at the end; \
             chatd \(cpuPerMessage) µs of CPU per message (\(chatdCores) cores), load workers \(workerCPUPerMessage) µs, \
             hog \(hogCores) cores; lost \(lost), duplicated \(stats.duplicates) — \(held ? "held" : "not held")
             """
@@ -155,7 +155,7 @@ struct DirectScenario: AsyncParsableCommand {
             checkpoints: Checkpoints(
                 count: Int(checkpoints.count), milliseconds: rounded(checkpoints.sum * 1000, 1),
                 longestAtMost: checkpoints.largestBound * 1000,
-                pages: Int(after.value("chatd_store_checkpoint_pages_total") - before.value("chatd_store_checkpoint_pages_total"))),
+                pages: Int(after.value("chatd_store_checkpoint_frames_total") - before.value("chatd_store_checkpoint_frames_total"))),
             commits: Int(commits.count), slowCommits: Int(commits.count(above: 0.01)),
             walMegabytes: rounded(after.value("chatd_store_wal_bytes") / 1_048_576, 1),
             cpuPerMessage: rounded(Double(cpu) / messages, 1), chatdCores: rounded(Double(cpu) / 1e6 / wall, 2),

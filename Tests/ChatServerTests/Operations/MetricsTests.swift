@@ -16,7 +16,7 @@ import Testing
         "chatd_http_requests_total", "chatd_http_request_duration_seconds", "chatd_websocket_connections",
         "chatd_websocket_frames_received_total", "chatd_websocket_frames_sent_total", "chatd_users_online",
         "chatd_messages_sent_total", "chatd_fanout_duration_seconds", "chatd_store_commit_duration_seconds",
-        "chatd_store_commit_batch_size", "chatd_store_checkpoint_duration_seconds", "chatd_store_checkpoint_pages_total",
+        "chatd_store_commit_batch_size", "chatd_store_checkpoint_duration_seconds", "chatd_store_checkpoint_frames_total",
         "chatd_store_wal_bytes", "chatd_store_database_bytes",
         "chatd_jobs_queue_depth", "chatd_jobs_oldest_ready_age_seconds", "chatd_jobs_completed_total",
         "chatd_jobs_failed_attempts_total", "chatd_jobs_dead_total", "chatd_media_processing_duration_seconds",
@@ -104,7 +104,7 @@ import Testing
                 Self.value(samples, #"chatd_http_requests_total{route="unmatched",method="GET",status="404"}"#) == 1,
                 "\(samples.filter { $0.contains("404") })")
             #expect(samples.contains { $0.hasPrefix(#"chatd_media_processing_duration_seconds_count{kind="image"}"#) })
-            #expect((Self.value(samples, "chatd_store_checkpoint_pages_total") ?? 0) >= 1)
+            #expect((Self.value(samples, "chatd_store_checkpoint_frames_total") ?? 0) >= 1)
             // No user or conversation id is ever a label value: routes are templates.
             for sample in samples where sample.contains("route=") {
                 #expect(!sample.contains("/\(direct)/"), "\(sample)")
